@@ -1,0 +1,191 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus metric Klaxon exports, in one place (DESIGN §3.6). Labels are
+ * bounded: never a user, pod, auditID or anything else an attacker controls.
+ * Cluster names come from Klaxon's own configuration (the credential), not from
+ * payloads, so they are bounded too.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'klaxon_process_' });
+
+const r = [registry];
+
+// Ingest
+export const ingestRequests = new Counter({
+  name: 'klaxon_ingest_requests_total',
+  help: 'HTTP requests to the ingest endpoints, by endpoint and status code.',
+  labelNames: ['endpoint', 'code'] as const,
+  registers: r,
+});
+export const ingestEvents = new Counter({
+  name: 'klaxon_ingest_events_total',
+  help: 'Events received, by source (audit|falco), cluster and outcome (accepted|rejected|duplicate).',
+  labelNames: ['source', 'cluster', 'outcome'] as const,
+  registers: r,
+});
+export const ingestRejected = new Counter({
+  name: 'klaxon_ingest_rejected_total',
+  help: 'Rejected requests or batch items, by source and reason (bounded set of reasons).',
+  labelNames: ['source', 'reason'] as const,
+  registers: r,
+});
+export const ingestRequestBytes = new Histogram({
+  name: 'klaxon_ingest_request_bytes',
+  help: 'Size of ingest request bodies in bytes.',
+  labelNames: ['endpoint'] as const,
+  buckets: [1024, 16384, 131072, 1048576, 4194304, 16777216, 33554432],
+  registers: r,
+});
+export const busProduceSeconds = new Histogram({
+  name: 'klaxon_bus_produce_seconds',
+  help: 'Time for the bus to acknowledge a produced batch.',
+  labelNames: ['topic'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: r,
+});
+
+// Durable spool at ingest
+export const spoolEvents = new Gauge({
+  name: 'klaxon_spool_events',
+  help: 'Events held in the ingest spool, waiting for Kafka.',
+  registers: r,
+});
+export const spoolBytes = new Gauge({
+  name: 'klaxon_spool_bytes',
+  help: 'Bytes used by the ingest spool on disk.',
+  registers: r,
+});
+export const spoolDrained = new Counter({
+  name: 'klaxon_spool_drained_total',
+  help: 'Events drained from the spool to Kafka.',
+  registers: r,
+});
+export const spoolDropped = new Counter({
+  name: 'klaxon_spool_dropped_total',
+  help: 'Events refused because the spool was full (answered 503).',
+  registers: r,
+});
+
+// Detection
+export const detectEvents = new Counter({
+  name: 'klaxon_detect_events_total',
+  help: 'Normalized events evaluated by the detector, by source.',
+  labelNames: ['source'] as const,
+  registers: r,
+});
+export const detectLagSeconds = new Histogram({
+  name: 'klaxon_detect_lag_seconds',
+  help: 'Delay from the triggering event time to the alert.',
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+  registers: r,
+});
+export const alertsTotal = new Counter({
+  name: 'klaxon_alerts_total',
+  help: 'Alerts raised, by rule, severity and cluster.',
+  labelNames: ['rule', 'severity', 'cluster'] as const,
+  registers: r,
+});
+export const alertsSuppressed = new Counter({
+  name: 'klaxon_alerts_suppressed_total',
+  help: 'Rule matches folded into an alert already raised in the same window, by rule.',
+  labelNames: ['rule'] as const,
+  registers: r,
+});
+export const rulesLoaded = new Gauge({
+  name: 'klaxon_rules_loaded',
+  help: 'Rules loaded, by type (detection|correlation|filter).',
+  labelNames: ['type'] as const,
+  registers: r,
+});
+export const rulesRejected = new Counter({
+  name: 'klaxon_rules_rejected_total',
+  help: 'Rule files or documents that failed to load.',
+  registers: r,
+});
+export const correlationKeys = new Gauge({
+  name: 'klaxon_correlation_keys',
+  help: 'Live correlation windows (rule x group key).',
+  registers: r,
+});
+export const correlationEvicted = new Counter({
+  name: 'klaxon_correlation_evicted_total',
+  help: 'Correlation windows dropped, by reason (expired|cap).',
+  labelNames: ['reason'] as const,
+  registers: r,
+});
+export const sinkWrites = new Counter({
+  name: 'klaxon_sink_writes_total',
+  help: 'Writes to alert sinks, by sink and outcome (ok|duplicate|retry|error).',
+  labelNames: ['sink', 'outcome'] as const,
+  registers: r,
+});
+export const deadletters = new Counter({
+  name: 'klaxon_deadletter_total',
+  help: 'Messages sent to the dead-letter topic, by reason.',
+  labelNames: ['reason'] as const,
+  registers: r,
+});
+export const consumerLag = new Gauge({
+  name: 'klaxon_consumer_lag_messages',
+  help: 'Messages between the committed offset and the end of each partition.',
+  labelNames: ['topic', 'partition'] as const,
+  registers: r,
+});
+
+// Security signals the hardening guides ask to watch: counters by cluster and a
+// small fixed label, so a Grafana panel needs no log search.
+export const k8sAuthFailures = new Counter({
+  name: 'klaxon_k8s_auth_failures_total',
+  help: 'Requests refused with 401 (failed authentication) or 403 (forbidden), by code.',
+  labelNames: ['cluster', 'code'] as const,
+  registers: r,
+});
+export const k8sRbacChanges = new Counter({
+  name: 'klaxon_k8s_rbac_changes_total',
+  help: 'Changes to Roles, ClusterRoles and their bindings, by verb.',
+  labelNames: ['cluster', 'verb'] as const,
+  registers: r,
+});
+export const k8sPrivilegedPods = new Counter({
+  name: 'klaxon_k8s_privileged_pods_total',
+  help: 'Pods or pod templates created or changed with a privileged container, by kind.',
+  labelNames: ['cluster', 'kind'] as const,
+  registers: r,
+});
+export const k8sNetworkPolicyChanges = new Counter({
+  name: 'klaxon_k8s_networkpolicy_changes_total',
+  help: 'NetworkPolicy creates, updates, patches and deletes, by verb.',
+  labelNames: ['cluster', 'verb'] as const,
+  registers: r,
+});
+export const k8sImagePullFailures = new Counter({
+  name: 'klaxon_k8s_image_pull_failures_total',
+  help: 'ErrImagePull / ImagePullBackOff seen in core Events or pod status updates.',
+  labelNames: ['cluster'] as const,
+  registers: r,
+});
+export const k8sQuotaExceeded = new Counter({
+  name: 'klaxon_k8s_quota_exceeded_total',
+  help: 'Requests refused because a ResourceQuota was exceeded.',
+  labelNames: ['cluster'] as const,
+  registers: r,
+});
+export const k8sSecretReads = new Counter({
+  name: 'klaxon_k8s_secret_reads_total',
+  help: 'Secret get/list/watch requests, by verb.',
+  labelNames: ['cluster', 'verb'] as const,
+  registers: r,
+});
+export const k8sPodExec = new Counter({
+  name: 'klaxon_k8s_pod_exec_total',
+  help: 'exec, attach and port-forward into pods, by subresource.',
+  labelNames: ['cluster', 'subresource'] as const,
+  registers: r,
+});
+export const falcoAlerts = new Counter({
+  name: 'klaxon_falco_alerts_total',
+  help: 'Falco alerts received, by priority.',
+  labelNames: ['cluster', 'priority'] as const,
+  registers: r,
+});

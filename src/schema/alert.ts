@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/** Sigma levels, in increasing order of urgency. */
+export const Level = z.enum(['informational', 'low', 'medium', 'high', 'critical']);
+export type Level = z.infer<typeof Level>;
+
+/** Elastic's numeric severity scale for `event.severity`. */
+export const SEVERITY_SCORE: Record<Level, number> = {
+  informational: 1,
+  low: 21,
+  medium: 47,
+  high: 73,
+  critical: 99,
+};
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * The alert: an ECS document written to Elasticsearch, to `klaxon.alerts` and as
+ * a JSON line (DESIGN §3.4). `klaxon.alert_id` is deterministic so every sink can
+ * be idempotent.
+ */
+export const Alert = z.object({
+  '@timestamp': z.string(),
+  event: z.object({
+    kind: z.literal('alert'),
+    created: z.string(),
+    severity: z.number(),
+    dataset: z.string().optional(),
+  }),
+  message: z.string(),
+  rule: z.object({
+    name: z.string(),
+    id: z.string(),
+    description: z.string().optional(),
+    reference: z.array(z.string()).optional(),
+    ruleset: z.literal('klaxon'),
+    category: z.string().optional(),
+  }),
+  threat: z
+    .object({
+      framework: z.literal('MITRE ATT&CK'),
+      technique: z.object({ id: z.array(z.string()) }),
+      tactic: z.object({ name: z.array(z.string()) }),
+    })
+    .optional(),
+  klaxon: z.object({
+    severity: Level,
+    alert_id: z.string(),
+    event_ids: z.array(z.string()),
+    count: z.number().int().positive(),
+    /** For correlation alerts: the correlation type and the group-by values. */
+    correlation: z.object({ type: z.string(), group: z.record(z.string(), z.string()) }).optional(),
+  }),
+  user: z.object({ name: z.string().optional() }).optional(),
+  source: z.object({ ip: z.string().optional() }).optional(),
+  user_agent: z.object({ original: z.string().optional() }).optional(),
+  orchestrator: z
+    .object({
+      cluster: z.object({ name: z.string() }).optional(),
+      namespace: z.string().optional(),
+      resource: z.object({ type: z.string().optional(), name: z.string().optional() }).optional(),
+    })
+    .optional(),
+  container: z.object({ image: z.object({ name: z.string().optional() }).optional() }).optional(),
+  kubernetes: z.object({ audit: JsonObject }).optional(),
+  falco: JsonObject.optional(),
+  tags: z.array(z.string()).optional(),
+});
+export type Alert = z.infer<typeof Alert>;
