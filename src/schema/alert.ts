@@ -49,6 +49,12 @@ export const Alert = z.object({
     alert_id: z.string(),
     event_ids: z.array(z.string()),
     count: z.number().int().positive(),
+    /**
+     * 0 for the alert as first raised (immediately, so on-call is paged at once);
+     * 1 for the same alert re-emitted when its suppression or correlation window
+     * closes with a final `count` and `event_ids`. Same `alert_id`: sinks upsert.
+     */
+    revision: z.number().int().nonnegative(),
     /** For correlation alerts: the correlation type and the group-by values. */
     correlation: z.object({ type: z.string(), group: z.record(z.string(), z.string()) }).optional(),
   }),
