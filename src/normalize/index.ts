@@ -1,24 +1,21 @@
-import type { NormalizedEvent } from '../schema/event.ts';
+import { normalizeAudit } from './audit.ts';
+import { normalizeFalco } from './falco.ts';
+import { isRecord } from './redact.ts';
+import type { NormalizeContext, NormalizeResult } from './types.ts';
 
-/** What the normalizer needs besides the raw payload. */
-export interface NormalizeContext {
-  /** From the credential that sent the event, never from the payload. */
-  cluster: string;
-  /** ISO time the event reached Klaxon (for `event.ingested`). */
-  receivedAt?: string;
+export { normalizeAudit } from './audit.ts';
+export { normalizeFalco } from './falco.ts';
+export type { NormalizeContext, NormalizeResult } from './types.ts';
+
+/** A Falco alert names a `rule` and has an `output`, `priority` or `output_fields`; audit events have none of these. */
+export function isFalcoShaped(raw: unknown): boolean {
+  if (!isRecord(raw) || !Object.hasOwn(raw, 'rule') || Object.hasOwn(raw, 'auditID')) return false;
+  return (
+    Object.hasOwn(raw, 'output') || Object.hasOwn(raw, 'priority') || Object.hasOwn(raw, 'output_fields')
+  );
 }
 
-export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
-
-export function normalizeAudit(_raw: unknown, _ctx: NormalizeContext): NormalizeResult {
-  return { ok: false, reason: 'audit normalizer not built yet' };
-}
-
-export function normalizeFalco(_raw: unknown, _ctx: NormalizeContext): NormalizeResult {
-  return { ok: false, reason: 'falco normalizer not built yet' };
-}
-
-/** Audit event or Falco alert, told apart by shape. */
+/** Audit event or Falco alert, told apart by shape. Never throws. */
 export function normalizeAny(raw: unknown, ctx: NormalizeContext): NormalizeResult {
-  return normalizeAudit(raw, ctx);
+  return isFalcoShaped(raw) ? normalizeFalco(raw, ctx) : normalizeAudit(raw, ctx);
 }

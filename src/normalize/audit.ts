@@ -1,0 +1,129 @@
+import { AuditEvent } from '../schema/audit.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+import { describeIssue } from './reason.ts';
+import { bodyHint, isRecord, redactAuditEvent } from './redact.ts';
+import { canonicalTime } from './time.ts';
+import type { NormalizeContext, NormalizeResult } from './types.ts';
+
+/** Workload resources whose pod template sits at `spec.template.spec`. */
+const TEMPLATED = new Set([
+  'deployments',
+  'replicasets',
+  'statefulsets',
+  'daemonsets',
+  'jobs',
+  'replicationcontrollers',
+]);
+
+type Outcome = NormalizedEvent['event']['outcome'];
+
+/** A 401/403/any ≥400 or a `forbid` decision is a failure; 1xx–3xx a success (exec/attach answer 101). */
+export function auditOutcome(code: number | undefined, decision: unknown): Outcome {
+  if (decision === 'forbid') return 'failure';
+  if (code === undefined) return 'unknown';
+  if (code >= 400) return 'failure';
+  if (code >= 100) return 'success';
+  return 'unknown';
+}
+
+function get(value: unknown, key: string): unknown {
+  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+}
+
+/** The pod spec inside a created pod or workload. */
+function podSpec(resource: string | undefined, body: unknown): unknown {
+  const spec = get(body, 'spec');
+  if (resource === 'pods') return spec;
+  if (resource && TEMPLATED.has(resource)) return get(get(spec, 'template'), 'spec');
+  if (resource === 'cronjobs') return get(get(get(get(spec, 'jobTemplate'), 'spec'), 'template'), 'spec');
+  return undefined;
+}
+
+function firstImage(resource: string | undefined, body: unknown): string | undefined {
+  const containers = get(podSpec(resource, body), 'containers');
+  if (!Array.isArray(containers)) return undefined;
+  const image = get(containers[0], 'image');
+  return typeof image === 'string' && image !== '' ? image : undefined;
+}
+
+function unique(values: (string | undefined | null)[]): string[] {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
+}
+
+/**
+ * Kubernetes audit event → normalized event (DESIGN §3.2). Pure; never throws;
+ * the input is not modified. `kubernetes.audit` is the redacted original.
+ */
+export function normalizeAudit(raw: unknown, ctx: NormalizeContext): NormalizeResult {
+  try {
+    return normalize(raw, ctx);
+  } catch (err) {
+    return { ok: false, reason: `cannot normalize: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
+  if (!isRecord(raw)) return { ok: false, reason: 'expected a JSON object' };
+  const parsed = AuditEvent.safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues) };
+  const e = parsed.data;
+
+  const timestamp =
+    canonicalTime(e.stageTimestamp) ??
+    canonicalTime(e.requestReceivedTimestamp) ??
+    canonicalTime(e.metadata?.creationTimestamp) ??
+    canonicalTime(e.timestamp) ??
+    canonicalTime(ctx.receivedAt);
+  if (timestamp === undefined) return { ok: false, reason: 'missing or invalid stageTimestamp' };
+
+  const ref = e.objectRef ?? undefined;
+  const redaction = redactAuditEvent(raw, bodyHint(ref?.resource, ref?.subresource));
+
+  const event: NormalizedEvent = {
+    '@timestamp': timestamp,
+    event: {
+      kind: 'event',
+      dataset: 'kubernetes.audit',
+      action: e.verb,
+      outcome: auditOutcome(e.responseStatus?.code, e.annotations?.['authorization.k8s.io/decision']),
+      id: `${e.auditID}/${e.stage ?? 'ResponseComplete'}`,
+    },
+    orchestrator: { type: 'kubernetes', cluster: { name: ctx.cluster } },
+    kubernetes: { audit: redaction.value },
+  };
+  if (ctx.receivedAt !== undefined) event.event.ingested = ctx.receivedAt;
+
+  const username = e.user?.username;
+  const groups = e.user?.groups;
+  if (username || groups) {
+    event.user = {};
+    if (username) event.user.name = username;
+    if (groups) event.user.roles = groups;
+  }
+  const ips = unique(e.sourceIPs ?? []);
+  if (ips[0] !== undefined) event.source = { ip: ips[0] };
+  const users = unique([username, e.impersonatedUser?.username]);
+  if (ips.length > 0 || users.length > 0) {
+    event.related = {};
+    if (ips.length > 0) event.related.ip = ips;
+    if (users.length > 0) event.related.user = users;
+  }
+  if (e.userAgent) event.user_agent = { original: e.userAgent };
+
+  if (ref) {
+    if (ref.namespace) event.orchestrator.namespace = ref.namespace;
+    // A created object named by `generateName` gets its name in the response.
+    const name = ref.name || get(get(e.responseObject, 'metadata'), 'name');
+    if (ref.resource || typeof name === 'string') {
+      event.orchestrator.resource = {};
+      if (ref.resource) event.orchestrator.resource.type = ref.resource;
+      if (typeof name === 'string' && name !== '') event.orchestrator.resource.name = name;
+    }
+    if (e.verb === 'create' && !ref.subresource) {
+      const image = firstImage(ref.resource, e.requestObject) ?? firstImage(ref.resource, e.responseObject);
+      if (image) event.container = { image: { name: image } };
+    }
+  }
+  if (redaction.redacted.length > 0) event.klaxon = { redacted: redaction.redacted };
+  return { ok: true, event };
+}
