@@ -15,11 +15,16 @@ type Service = {
   environment?: Record<string, string>;
   command?: string[];
 };
-const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 
 describe('docker-compose.yml', () => {
   it('is valid for docker-compose (needs the Debian package docker-compose)', () => {
-    const run = spawnSync('docker-compose', ['-f', composePath, 'config', '-q'], { cwd: root, encoding: 'utf8' });
+    const run = spawnSync('docker-compose', ['-f', composePath, 'config', '-q'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     if (run.error) {
       throw new Error(
         `docker-compose is not installed (${run.error.message}); install it with: apt-get install -y docker-compose`,
@@ -57,14 +62,20 @@ describe('docker-compose.yml', () => {
     expect(ingest?.read_only).toBe(true);
     expect(detect?.read_only).toBe(true);
     expect(ingest?.volumes).toEqual(
-      expect.arrayContaining([expect.stringMatching(/:\/var\/lib\/klaxon$/), expect.stringMatching(/tokens\.yaml:ro$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/:\/var\/lib\/klaxon$/),
+        expect.stringMatching(/tokens\.yaml:ro$/),
+      ]),
     );
     expect(ingest?.command).toEqual(['ingest', '--port', '8080']);
     expect(detect?.command).toEqual(['detect', '--port', '8081']);
   });
 
   it('points the samples service at a token the ingest tokens file knows', () => {
-    const tokens = parse(readFileSync(join(root, 'deploy/compose/tokens.yaml'), 'utf8')) as Record<string, string>;
+    const tokens = parse(readFileSync(join(root, 'deploy/compose/tokens.yaml'), 'utf8')) as Record<
+      string,
+      string
+    >;
     const token = compose.services['klaxon-samples']?.environment?.KLAXON_TOKEN;
     expect(Object.values(tokens)).toContain(token);
   });
