@@ -1,0 +1,90 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { sinkWrites } from '../metrics.ts';
+import type { Alert } from '../schema/alert.ts';
+import { type RejectedAlert, type Sink, SinkUnavailableError } from './sink.ts';
+
+export interface JsonlOptions {
+  /** Usually `process.stdout`. */
+  stream?: Writable;
+  /** Appended to; created when missing. */
+  file?: string;
+  /** How many alert revisions to remember for suppressing repeats. Default 100 000. */
+  rememberLast?: number;
+}
+
+/**
+ * Alerts as JSON lines on stdout and/or a file (`klaxon serve`). A line is an append, not an
+ * upsert, so repeats of an alert revision already written by this process are skipped (a
+ * bounded memory of the last N `alert_id`/`revision` pairs); across restarts, readers should
+ * keep the last line per `klaxon.alert_id`.
+ */
+export class JsonlSink implements Sink {
+  readonly name = 'jsonl';
+  private readonly outputs: Writable[] = [];
+  private readonly file: WriteStream | undefined;
+  private readonly seen = new Set<string>();
+  private readonly rememberLast: number;
+  private fileError: Error | undefined;
+
+  constructor(opts: JsonlOptions) {
+    if (opts.stream) this.outputs.push(opts.stream);
+    if (opts.file) {
+      this.file = createWriteStream(opts.file, { flags: 'a' });
+      // A stream error must fail the write (no commit), not crash the process.
+      this.file.on('error', (error) => {
+        this.fileError = error;
+      });
+      this.outputs.push(this.file);
+    }
+    this.rememberLast = opts.rememberLast ?? 100_000;
+  }
+
+  async write(alerts: readonly Alert[]): Promise<RejectedAlert[]> {
+    if (this.fileError) throw new SinkUnavailableError(this.name, this.fileError.message);
+    let text = '';
+    let written = 0;
+    for (const alert of alerts) {
+      const key = `${alert.klaxon.alert_id}#${alert.klaxon.revision}`;
+      if (this.seen.has(key)) {
+        sinkWrites.inc({ sink: this.name, outcome: 'duplicate' });
+        continue;
+      }
+      this.remember(key);
+      text += `${JSON.stringify(alert)}\n`;
+      written++;
+    }
+    if (text !== '') {
+      await Promise.all(this.outputs.map((out) => writeText(out, text)));
+      sinkWrites.inc({ sink: this.name, outcome: 'ok' }, written);
+    }
+    return [];
+  }
+
+  private remember(key: string): void {
+    this.seen.add(key);
+    if (this.seen.size > this.rememberLast) {
+      const oldest = this.seen.values().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.file && !this.fileError) {
+      this.file.end();
+      await once(this.file, 'close');
+    }
+  }
+}
+
+/** Resolves when the text is handed to the OS (respecting backpressure). */
+async function writeText(out: Writable, text: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    out.write(text, (error) => (error ? reject(error) : resolve()));
+  });
+}

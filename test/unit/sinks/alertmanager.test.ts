@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { meetsLevel, toPostable } from '../../../src/sinks/alertmanager.ts';
+import { makeAlert } from './make-alert.ts';
+
+describe('toPostable', () => {
+  const now = new Date('2025-03-14T10:00:00Z');
+
+  it('labels the alert by rule, severity, cluster, namespace and ids, and resolves it later', () => {
+    const alert = makeAlert('x');
+    const p = toPostable(alert, { resolveAfterMs: 3_600_000 }, now);
+    expect(p.labels).toEqual({
+      alertname: 'k8s-clusterrolebinding-cluster-admin',
+      severity: 'high',
+      cluster: 'test',
+      namespace: 'kube-system',
+      rule_id: alert.rule.id,
+      alert_id: alert.klaxon.alert_id,
+    });
+    expect(p.annotations.summary).toBe(alert.message);
+    expect(p.annotations.description).toBe(alert.rule.description);
+    expect(p.annotations.runbook_url).toBe(alert.rule.reference?.[0]);
+    expect(p.startsAt).toBe('2025-03-14T09:26:53.000Z');
+    expect(p.endsAt).toBe('2025-03-14T11:00:00.000Z');
+  });
+
+  it('builds runbook links from a base URL and omits labels it does not know', () => {
+    const alert = makeAlert('y');
+    delete alert.orchestrator;
+    const p = toPostable(
+      alert,
+      { resolveAfterMs: 60_000, runbookBaseUrl: 'https://runbooks.example/klaxon/' },
+      now,
+    );
+    expect(p.annotations.runbook_url).toBe(
+      'https://runbooks.example/klaxon/k8s-clusterrolebinding-cluster-admin',
+    );
+    expect(p.labels).not.toHaveProperty('cluster');
+    expect(p.labels).not.toHaveProperty('namespace');
+  });
+});
+
+describe('meetsLevel', () => {
+  it('compares Sigma levels by urgency', () => {
+    expect(meetsLevel(makeAlert('a', { level: 'low' }), 'medium')).toBe(false);
+    expect(meetsLevel(makeAlert('a', { level: 'medium' }), 'medium')).toBe(true);
+    expect(meetsLevel(makeAlert('a', { level: 'critical' }), 'high')).toBe(true);
+    expect(meetsLevel(makeAlert('a', { level: 'informational' }), 'informational')).toBe(true);
+  });
+});
