@@ -4,7 +4,7 @@ import type { Alert } from '../../src/schema/alert.ts';
 import { AlertmanagerSink } from '../../src/sinks/alertmanager.ts';
 import { SinkUnavailableError } from '../../src/sinks/sink.ts';
 import { makeAlert } from '../unit/sinks/make-alert.ts';
-import { alertmanagerUrl, elasticsearchUrl } from './services.ts';
+import { alertmanagerUrl } from './services.ts';
 
 const url = alertmanagerUrl();
 

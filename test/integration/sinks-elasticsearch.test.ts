@@ -4,7 +4,7 @@ import type { Alert } from '../../src/schema/alert.ts';
 import { ElasticsearchSink } from '../../src/sinks/elasticsearch.ts';
 import { SinkUnavailableError } from '../../src/sinks/sink.ts';
 import { makeAlert } from '../unit/sinks/make-alert.ts';
-import { alertmanagerUrl, elasticsearchUrl } from './services.ts';
+import { elasticsearchUrl } from './services.ts';
 
 const url = elasticsearchUrl();
 const prefix = `kxt-${randomUUID().slice(0, 8)}`;
