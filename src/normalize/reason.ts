@@ -5,7 +5,7 @@ export function describeIssue(issues: readonly z.core.$ZodIssue[]): string {
   const issue = issues[0];
   if (!issue) return 'invalid';
   const path = issue.path.map(String).join('.');
-  const message = issue.message.replace(/^Invalid input: /, '');
+  const message = issue.message.replace(/^Invalid (input|option): /, '');
   if (issue.code === 'invalid_type' && message.endsWith('received undefined')) {
     return path === '' ? 'expected a JSON object' : `missing ${path}`;
   }

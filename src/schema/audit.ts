@@ -90,7 +90,8 @@ export function splitAuditBody(body: unknown): SplitAuditBody {
     const list = AuditEventList.safeParse(body);
     if (!list.success) {
       const issue = list.error.issues[0];
-      return { error: `EventList: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` };
+      const message = issue?.message.replace(/^Invalid (input|option): /, '') ?? 'invalid';
+      return { error: `EventList: ${issue?.path.join('.') ?? ''}: ${message}` };
     }
     return { items: list.data.items ?? [] };
   }
