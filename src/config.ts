@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Every Klaxon setting, in ONE zod schema grouped by section. Values come from an
+ * optional YAML file (`KLAXON_CONFIG`, same nested shape as the schema), then from
+ * environment variables (which win), then from command-line flags (which win over both).
+ *
+ * To add a setting: add the field to its section below and one line to `ENV_VARS`,
+ * then document it in README.md `## Configuration`.
+ */
+
+/** A comma-separated list in the environment, a YAML list in the file. */
+const list = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
+  z.array(z.string().min(1)),
+);
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** A byte size: a number, or a string like `32MiB`, `256k`, `1048576`. */
+const bytes = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(v);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Number(m[1]) * unit : v;
+}, z.number().int().positive());
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const bool = z.preprocess(
+  (v) => (typeof v === 'string' ? ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()) : v),
+  z.boolean(),
+);
+
+/** `subject=cluster,subject2=cluster2` in the environment, a mapping in the file. */
+const subjectMap = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const out: Record<string, string> = {};
+    for (const pair of v.split(',')) {
+      if (pair.trim() === '') continue;
+      const eq = pair.lastIndexOf('=');
+      if (eq <= 0) return v; // let the schema report the malformed value
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    return out;
+  },
+  z.record(z.string().min(1), z.string().min(1)),
+);
+
+const MiB = 1024 * 1024;
+
+export const Settings = z.object({
+  kafka: z
+    .object({
+      /** No brokers → `serve` uses the in-memory bus. */
+      brokers: list.optional(),
+      clientId: z.string().min(1).default('klaxon'),
+      eventsTopic: z.string().min(1).default('klaxon.events'),
+      eventsPartitions: int(1, 10_000).default(6),
+      /** -1: the broker's default.replication.factor. */
+      replicationFactor: int(-1, 100).default(-1),
+      compression: z.enum(['none', 'gzip']).default('none'),
+      ssl: bool.default(false),
+    })
+    .strict()
+    .prefault({}),
+  elasticsearch: z
+    .object({
+      url: z.url().optional(),
+      apiKey: z.string().min(1).optional(),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+    })
+    .strict()
+    .prefault({}),
+  alertmanager: z.object({ url: z.url().optional() }).strict().prefault({}),
+  ingest: z
+    .object({
+      /** Unset: 0.0.0.0 when authentication is configured, else 127.0.0.1 (see cli/serve.ts). */
+      host: z.string().min(1).optional(),
+      port: int(0, 65_535).default(8080),
+      /** YAML mapping `cluster: token` or `cluster: [token, ...]`. */
+      tokensFile: z.string().min(1).optional(),
+      tls: z
+        .object({
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+          /** CA that signs client certificates; setting it turns on mTLS. */
+          ca: z.string().min(1).optional(),
+          /** Client certificate subject CN (or DNS SAN) → cluster name. */
+          clients: subjectMap.default({}),
+          /** YAML file with the same mapping; merged with `clients`. */
+          clientsFile: z.string().min(1).optional(),
+        })
+        .strict()
+        .prefault({}),
+      auditBodyLimit: bytes.default(32 * MiB),
+      falcoBodyLimit: bytes.default(1 * MiB),
+      auditEventLimit: bytes.default(256 * 1024),
+    })
+    .strict()
+    .prefault({}),
+  detect: z
+    .object({
+      rules: list.default(['detections']),
+      /** JSON lines file `serve` appends alerts to, besides stdout. */
+      alertsFile: z.string().min(1).optional(),
+    })
+    .strict()
+    .prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strict()
+    .prefault({}),
+});
+export type Settings = z.infer<typeof Settings>;
+
+/** Environment variable → dotted path in `Settings`. */
+export const ENV_VARS = {
+  KAFKA_BROKERS: 'kafka.brokers',
+  KLAXON_KAFKA_CLIENT_ID: 'kafka.clientId',
+  KLAXON_EVENTS_TOPIC: 'kafka.eventsTopic',
+  KLAXON_EVENTS_PARTITIONS: 'kafka.eventsPartitions',
+  KLAXON_KAFKA_REPLICATION_FACTOR: 'kafka.replicationFactor',
+  KLAXON_KAFKA_COMPRESSION: 'kafka.compression',
+  KLAXON_KAFKA_SSL: 'kafka.ssl',
+  ELASTICSEARCH_URL: 'elasticsearch.url',
+  ELASTICSEARCH_API_KEY: 'elasticsearch.apiKey',
+  ELASTICSEARCH_USERNAME: 'elasticsearch.username',
+  ELASTICSEARCH_PASSWORD: 'elasticsearch.password',
+  ELASTICSEARCH_CA_FILE: 'elasticsearch.caFile',
+  KLAXON_ALERTMANAGER_URL: 'alertmanager.url',
+  KLAXON_HOST: 'ingest.host',
+  KLAXON_PORT: 'ingest.port',
+  KLAXON_TOKENS_FILE: 'ingest.tokensFile',
+  KLAXON_TLS_CERT: 'ingest.tls.cert',
+  KLAXON_TLS_KEY: 'ingest.tls.key',
+  KLAXON_TLS_CA: 'ingest.tls.ca',
+  KLAXON_TLS_CLIENTS: 'ingest.tls.clients',
+  KLAXON_TLS_CLIENTS_FILE: 'ingest.tls.clientsFile',
+  KLAXON_AUDIT_BODY_LIMIT: 'ingest.auditBodyLimit',
+  KLAXON_FALCO_BODY_LIMIT: 'ingest.falcoBodyLimit',
+  KLAXON_AUDIT_EVENT_LIMIT: 'ingest.auditEventLimit',
+  KLAXON_RULES: 'detect.rules',
+  KLAXON_ALERTS_FILE: 'detect.alertsFile',
+  KLAXON_LOG_LEVEL: 'log.level',
+} as const satisfies Record<string, string>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    node[part] = next !== null && typeof next === 'object' && !Array.isArray(next) ? next : {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function readFileSettings(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`KLAXON_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`KLAXON_CONFIG: ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`KLAXON_CONFIG: ${file} must hold a mapping of sections (kafka, ingest, ...)`);
+  }
+  return doc as Tree;
+}
+
+const PATH_TO_ENV = new Map<string, string>(Object.entries(ENV_VARS).map(([env, path]) => [path, env]));
+
+/** Names the variable behind a zod issue path, e.g. `KLAXON_EVENTS_PARTITIONS (kafka.eventsPartitions)`. */
+function describePath(path: readonly PropertyKey[]): string {
+  const dotted = path.map(String).join('.');
+  for (let n = path.length; n > 0; n--) {
+    const env = PATH_TO_ENV.get(path.slice(0, n).map(String).join('.'));
+    if (env) return `${env} (${dotted})`;
+  }
+  return dotted === '' ? 'configuration' : dotted;
+}
+
+/**
+ * Loads and validates every setting. Throws `ConfigError` naming the bad variable.
+ * `overrides` are dotted paths from command-line flags, e.g. `{'ingest.port': 9000}`.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, unknown> = {},
+): Settings {
+  const tree: Tree = env.KLAXON_CONFIG ? readFileSettings(env.KLAXON_CONFIG) : {};
+  for (const [name, path] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') setPath(tree, path, value.trim());
+  }
+  for (const [path, value] of Object.entries(overrides)) {
+    if (value !== undefined) setPath(tree, path, value);
+  }
+  const parsed = Settings.safeParse(tree);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${describePath(i.path)}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

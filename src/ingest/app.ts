@@ -1,0 +1,270 @@
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import { pino } from 'pino';
+import type { Bus, BusMessage } from '../bus/index.ts';
+import type { Settings } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { ingestEvents, ingestRejected, ingestRequestBytes, ingestRequests, registry } from '../metrics.ts';
+import { normalizeAudit, normalizeFalco } from '../normalize/index.ts';
+import { splitAuditBody } from '../schema/audit.ts';
+import { parseFalcoBody } from '../schema/falco.ts';
+import { type AuthConfig, authenticate } from './auth.ts';
+import { itemSizes } from './item-spans.ts';
+import { BusPublisher, type EventPublisher, eventMessage, RetryLaterError } from './publisher.ts';
+
+export interface IngestAppOptions {
+  settings: Pick<Settings, 'ingest' | 'kafka'>;
+  bus: Bus;
+  /** Defaults to publishing straight onto the bus's events topic. */
+  publisher?: EventPublisher;
+  auth: AuthConfig;
+  logger?: Logger;
+  /** Serve HTTPS; with `ca`, client certificates are requested and verified (mTLS). */
+  https?: { cert: Buffer; key: Buffer; ca?: Buffer };
+}
+
+type Source = 'audit' | 'falco';
+/** Reasons in `klaxon_ingest_rejected_total`: a small fixed set, never free text. */
+type RejectReason = 'auth' | 'content_type' | 'too_large' | 'json' | 'schema' | 'unavailable';
+
+export interface Rejection {
+  index: number;
+  reason: string;
+}
+
+const JSON_TYPES = ['application/json'];
+const NDJSON_TYPES = [
+  'application/x-ndjson',
+  'application/jsonl',
+  'application/ndjson',
+  'application/json-seq',
+];
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Request → cluster named by its credential (set by the auth hook, before the body is read). */
+const clusterOf = new WeakMap<FastifyRequest, string>();
+
+function sourceOf(request: FastifyRequest): Source | undefined {
+  const url = request.routeOptions.url;
+  return url === '/v1/audit' ? 'audit' : url === '/v1/falco' ? 'falco' : undefined;
+}
+
+/**
+ * The ingest HTTP app (not listening; use `app.listen` or `app.inject`). Every error body
+ * is `{"error": code, "reason": text}`.
+ */
+export async function buildIngestApp(options: IngestAppOptions): Promise<FastifyInstance> {
+  const { settings, auth } = options;
+  const limits = settings.ingest;
+  const publisher = options.publisher ?? new BusPublisher(options.bus, settings.kafka.eventsTopic);
+  const https = options.https
+    ? {
+        cert: options.https.cert,
+        key: options.https.key,
+        ...(options.https.ca ? { ca: options.https.ca, requestCert: true, rejectUnauthorized: false } : {}),
+      }
+    : null;
+  const app = Fastify({
+    loggerInstance: options.logger ?? pino({ level: 'silent' }),
+    // Per-request lines would flood the log at webhook rates; errors are logged in the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.falcoBodyLimit,
+    ...(https ? { https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // Keep the raw bytes: JSON.parse runs once in the handler, and the per-event size limit
+  // is measured on the bytes rather than by re-serializing.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const source = sourceOf(request);
+    const status = err.statusCode ?? 500;
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      if (source) ingestRejected.inc({ source, reason: 'too_large' });
+      const limit = source === 'audit' ? limits.auditBodyLimit : limits.falcoBodyLimit;
+      return reply
+        .code(413)
+        .send({ error: 'payload_too_large', reason: `request body exceeds the limit of ${limit} bytes` });
+    }
+    if (status >= 500) {
+      request.log.error({ err }, 'ingest request failed');
+      return reply.code(500).send({ error: 'internal', reason: 'internal error' });
+    }
+    return reply.code(status).send({ error: 'bad_request', reason: err.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not_found', reason: `no route ${request.method} ${request.url}` }),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) =>
+    (await publisher.ready())
+      ? { status: 'ready' }
+      : reply.code(503).send({ error: 'not_ready', reason: `${options.bus.kind} bus is not reachable` }),
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+
+  /** Authenticates and checks the content type before Fastify reads the body. */
+  const guard = (source: Source, types: string[]) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const result = authenticate({ headers: request.headers, socket: request.raw.socket }, auth);
+    if (!result.ok) {
+      ingestRejected.inc({ source, reason: 'auth' });
+      if (result.status === 401) {
+        reply.header(
+          'www-authenticate',
+          request.headers.authorization
+            ? 'Bearer realm="klaxon", error="invalid_token"'
+            : 'Bearer realm="klaxon"',
+        );
+      }
+      return reply.code(result.status).send({ error: result.error, reason: result.reason });
+    }
+    const type = mediaType(request.headers['content-type']);
+    if (!types.includes(type)) {
+      ingestRejected.inc({ source, reason: 'content_type' });
+      return reply.code(415).send({
+        error: 'unsupported_media_type',
+        reason: `content type ${type || '(none)'} is not accepted here; send ${types.join(' or ')}`,
+      });
+    }
+    clusterOf.set(request, result.cluster);
+  };
+  const countResponse = (endpoint: Source) => async (_request: FastifyRequest, reply: FastifyReply) => {
+    ingestRequests.inc({ endpoint, code: String(reply.statusCode) });
+  };
+
+  /** Publishes the accepted events and answers; shared by both endpoints. */
+  const finish = async (
+    reply: FastifyReply,
+    source: Source,
+    cluster: string,
+    messages: BusMessage[],
+    rejected: Rejection[],
+  ) => {
+    if (rejected.length > 0) {
+      ingestEvents.inc({ source, cluster, outcome: 'rejected' }, rejected.length);
+    }
+    if (messages.length === 0 && rejected.length > 0) {
+      // A batch with nothing valid is a client bug: retrying it cannot help, but a 200 would hide it.
+      return reply.code(400).send({
+        error: 'invalid_events',
+        reason: rejected.length === 1 ? rejected[0]!.reason : `all ${rejected.length} events were rejected`,
+        accepted: 0,
+        rejected,
+      });
+    }
+    try {
+      await publisher.publish(messages);
+    } catch (err) {
+      if (!(err instanceof RetryLaterError)) throw err;
+      ingestRejected.inc({ source, reason: 'unavailable' }, messages.length);
+      return reply
+        .code(503)
+        .header('retry-after', String(err.retryAfterSeconds))
+        .send({ error: 'unavailable', reason: err.message });
+    }
+    ingestEvents.inc({ source, cluster, outcome: 'accepted' }, messages.length);
+    return { accepted: messages.length, rejected };
+  };
+
+  const badBody = (reply: FastifyReply, source: Source, reason: RejectReason, text: string) => {
+    ingestRejected.inc({ source, reason });
+    return reply.code(400).send({ error: reason === 'json' ? 'invalid_json' : 'invalid_body', reason: text });
+  };
+
+  app.post(
+    '/v1/audit',
+    {
+      bodyLimit: limits.auditBodyLimit,
+      onRequest: guard('audit', JSON_TYPES),
+      onResponse: countResponse('audit'),
+    },
+    async (request, reply) => {
+      const body = request.body as Buffer;
+      const cluster = clusterOf.get(request)!;
+      ingestRequestBytes.observe({ endpoint: 'audit' }, body.length);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        return badBody(reply, 'audit', 'json', `invalid JSON: ${(err as Error).message}`);
+      }
+      const split = splitAuditBody(parsed);
+      if ('error' in split) return badBody(reply, 'audit', 'schema', split.error);
+      const { items } = split;
+      const eventLimit = limits.auditEventLimit;
+      // No single event can be over the limit when the whole body is not.
+      let sizes = body.length > eventLimit ? itemSizes(body) : undefined;
+      if (sizes && sizes.length !== items.length) sizes = undefined;
+      const ctx = { cluster, receivedAt: new Date().toISOString() };
+      const messages: BusMessage[] = [];
+      const rejected: Rejection[] = [];
+      for (let index = 0; index < items.length; index++) {
+        const item = items[index];
+        if (body.length > eventLimit) {
+          const size = sizes ? sizes[index]! : Buffer.byteLength(JSON.stringify(item) ?? '');
+          if (size > eventLimit) {
+            ingestRejected.inc({ source: 'audit', reason: 'too_large' });
+            rejected.push({ index, reason: `event is ${size} bytes, over the limit of ${eventLimit} bytes` });
+            continue;
+          }
+        }
+        const result = normalizeAudit(item, ctx);
+        if (result.ok) {
+          messages.push(eventMessage(result.event));
+        } else {
+          ingestRejected.inc({ source: 'audit', reason: 'schema' });
+          rejected.push({ index, reason: result.reason });
+        }
+      }
+      return finish(reply, 'audit', cluster, messages, rejected);
+    },
+  );
+
+  app.post(
+    '/v1/falco',
+    {
+      bodyLimit: limits.falcoBodyLimit,
+      onRequest: guard('falco', [...JSON_TYPES, ...NDJSON_TYPES]),
+      onResponse: countResponse('falco'),
+    },
+    async (request, reply) => {
+      const body = request.body as Buffer;
+      const cluster = clusterOf.get(request)!;
+      ingestRequestBytes.observe({ endpoint: 'falco' }, body.length);
+      const parsed = parseFalcoBody(body.toString('utf8'));
+      if ('error' in parsed) return badBody(reply, 'falco', 'json', parsed.error);
+      const ctx = { cluster, receivedAt: new Date().toISOString() };
+      const messages: BusMessage[] = [];
+      const rejected: Rejection[] = [];
+      for (const item of parsed.items) {
+        if ('error' in item) {
+          ingestRejected.inc({ source: 'falco', reason: 'json' });
+          rejected.push({ index: item.index, reason: item.error });
+          continue;
+        }
+        const result = normalizeFalco(item.raw, ctx);
+        if (result.ok) {
+          messages.push(eventMessage(result.event));
+        } else {
+          ingestRejected.inc({ source: 'falco', reason: 'schema' });
+          rejected.push({ index: item.index, reason: result.reason });
+        }
+      }
+      return finish(reply, 'falco', cluster, messages, rejected);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,31 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { itemSizes } from '../../../src/ingest/item-spans.ts';
+
+const sizesOf = (items: unknown[]) => items.map((i) => Buffer.byteLength(JSON.stringify(i)));
+
+describe('itemSizes', () => {
+  it('measures the elements of a top-level array and of an EventList', () => {
+    const items = [{ a: 'x"y\\' }, { b: ['[', '{', '}'] }, 'str', 12, null, { c: 'é☃' }];
+    expect(itemSizes(Buffer.from(JSON.stringify(items)))).toEqual(sizesOf(items));
+    const list = { kind: 'EventList', metadata: { items: [1] }, items };
+    expect(itemSizes(Buffer.from(JSON.stringify(list)))).toEqual(sizesOf(items));
+  });
+
+  it('follows the last "items" key, as JSON.parse does, and tolerates whitespace', () => {
+    const text = '{ "items" : [1,2,3] ,\n "kind": "EventList", "items": [ {"a" : 1} , "b" ] }';
+    expect(itemSizes(Buffer.from(text))).toEqual([9, 3]);
+  });
+
+  it('returns undefined for an object without items', () => {
+    expect(itemSizes(Buffer.from('{"kind":"Event"}'))).toBeUndefined();
+  });
+
+  it('agrees with JSON.stringify on arbitrary JSON arrays', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue()), (items) => {
+        expect(itemSizes(Buffer.from(JSON.stringify(items)))).toEqual(sizesOf(items));
+      }),
+    );
+  });
+});
