@@ -79,6 +79,14 @@ export const Settings = z.object({
       replicationFactor: int(-1, 100).default(-1),
       compression: z.enum(['none', 'gzip']).default('none'),
       ssl: bool.default(false),
+      /** Rule matches re-keyed by their correlation's group-by (distributed correlation). */
+      signalsTopic: z.string().min(1).default('klaxon.signals'),
+      alertsTopic: z.string().min(1).default('klaxon.alerts'),
+      deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
+      /** Consumer group of `detect` on the events topic. */
+      groupId: z.string().min(1).default('klaxon-detect'),
+      /** Consumer group of `detect` on the signals topic. */
+      correlateGroupId: z.string().min(1).default('klaxon-correlate'),
     })
     .strict()
     .prefault({}),
@@ -89,10 +97,27 @@ export const Settings = z.object({
       username: z.string().min(1).optional(),
       password: z.string().min(1).optional(),
       caFile: z.string().min(1).optional(),
+      /** Indices are `<prefix>-alerts-YYYY.MM.DD` (and `<prefix>-events-*`). */
+      indexPrefix: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower case letters, digits, ".", "_" and "-"')
+        .default('klaxon'),
+      /** Also index every normalized event for hunting. */
+      indexEvents: bool.default(false),
     })
     .strict()
     .prefault({}),
-  alertmanager: z.object({ url: z.url().optional() }).strict().prefault({}),
+  alertmanager: z
+    .object({
+      url: z.url().optional(),
+      minLevel: z.enum(['informational', 'low', 'medium', 'high', 'critical']).default('medium'),
+      /** An alert resolves this long after it was last sent. */
+      resolveAfterSeconds: int(60, 30 * 86_400).default(3_600),
+      /** `runbook_url` = `<base>/<rule name>`; else the rule's first reference. */
+      runbookBaseUrl: z.url().optional(),
+    })
+    .strict()
+    .prefault({}),
   ingest: z
     .object({
       /** Unset: 0.0.0.0 when authentication is configured, else 127.0.0.1 (see cli/serve.ts). */
@@ -124,6 +149,10 @@ export const Settings = z.object({
       rules: list.default(['detections']),
       /** JSON lines file `serve` appends alerts to, besides stdout. */
       alertsFile: z.string().min(1).optional(),
+      /** Health and metrics port of `klaxon detect`. */
+      port: int(0, 65_535).default(8081),
+      /** How late (event time) a signal may arrive and still join its correlation window. */
+      latenessSeconds: int(0, 86_400).default(30),
     })
     .strict()
     .prefault({}),
@@ -143,12 +172,22 @@ export const ENV_VARS = {
   KLAXON_KAFKA_REPLICATION_FACTOR: 'kafka.replicationFactor',
   KLAXON_KAFKA_COMPRESSION: 'kafka.compression',
   KLAXON_KAFKA_SSL: 'kafka.ssl',
+  KLAXON_SIGNALS_TOPIC: 'kafka.signalsTopic',
+  KLAXON_ALERTS_TOPIC: 'kafka.alertsTopic',
+  KLAXON_DEADLETTER_TOPIC: 'kafka.deadletterTopic',
+  KLAXON_GROUP_ID: 'kafka.groupId',
+  KLAXON_CORRELATE_GROUP_ID: 'kafka.correlateGroupId',
   ELASTICSEARCH_URL: 'elasticsearch.url',
   ELASTICSEARCH_API_KEY: 'elasticsearch.apiKey',
   ELASTICSEARCH_USERNAME: 'elasticsearch.username',
   ELASTICSEARCH_PASSWORD: 'elasticsearch.password',
   ELASTICSEARCH_CA_FILE: 'elasticsearch.caFile',
+  KLAXON_ES_INDEX_PREFIX: 'elasticsearch.indexPrefix',
+  KLAXON_INDEX_EVENTS: 'elasticsearch.indexEvents',
   KLAXON_ALERTMANAGER_URL: 'alertmanager.url',
+  KLAXON_ALERTMANAGER_MIN_LEVEL: 'alertmanager.minLevel',
+  KLAXON_ALERTMANAGER_RESOLVE_AFTER_SECONDS: 'alertmanager.resolveAfterSeconds',
+  KLAXON_RUNBOOK_BASE_URL: 'alertmanager.runbookBaseUrl',
   KLAXON_HOST: 'ingest.host',
   KLAXON_PORT: 'ingest.port',
   KLAXON_TOKENS_FILE: 'ingest.tokensFile',
@@ -162,6 +201,8 @@ export const ENV_VARS = {
   KLAXON_AUDIT_EVENT_LIMIT: 'ingest.auditEventLimit',
   KLAXON_RULES: 'detect.rules',
   KLAXON_ALERTS_FILE: 'detect.alertsFile',
+  KLAXON_DETECT_PORT: 'detect.port',
+  KLAXON_LATENESS_SECONDS: 'detect.latenessSeconds',
   KLAXON_LOG_LEVEL: 'log.level',
 } as const satisfies Record<string, string>;
 
