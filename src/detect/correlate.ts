@@ -1,0 +1,417 @@
+import { correlationEvicted, correlationKeys } from '../metrics.ts';
+import type { Alert } from '../schema/alert.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+import type { AlertContext, Signal } from '../schema/signal.ts';
+import { alertId, buildAlert } from './alert.ts';
+import { compileField, firstValue } from './fields.ts';
+import type { CorrelationCondition, CorrelationRule, DetectionRule } from './ruleset.ts';
+import { MAX_EVENT_IDS } from './suppress.ts';
+
+interface Entry {
+  time: number;
+  eventId: string;
+  rule: string;
+  value?: string;
+  context: AlertContext;
+}
+
+interface Fired {
+  alert: Alert;
+  end: number;
+  count: number;
+  eventIds: string[];
+  last: AlertContext;
+  lastTime: number;
+}
+
+interface Group {
+  corr: CorrelationRule;
+  key: string;
+  group: Record<string, string>;
+  /** Sorted by event time (stable for equal times: arrival order). */
+  entries: Entry[];
+  fired?: Fired;
+}
+
+export interface CorrelatorOptions {
+  latenessMs: number;
+  maxKeys: number;
+  now: () => Date;
+}
+
+/** Conditions with lower bounds only fire as soon as they hold; the others are judged when the window closes. */
+function immediate(c: CorrelationRule): boolean {
+  if (!c.condition) return true;
+  const keys = Object.keys(c.condition);
+  return keys.length > 0 && keys.every((k) => k === 'gt' || k === 'gte');
+}
+
+function holds(cond: CorrelationCondition, n: number): boolean {
+  if (cond.gt !== undefined && !(n > cond.gt)) return false;
+  if (cond.gte !== undefined && !(n >= cond.gte)) return false;
+  if (cond.lt !== undefined && !(n < cond.lt)) return false;
+  if (cond.lte !== undefined && !(n <= cond.lte)) return false;
+  if (cond.eq !== undefined && n !== cond.eq) return false;
+  if (cond.neq !== undefined && n === cond.neq) return false;
+  return true;
+}
+
+function orderedPrefix(c: CorrelationRule, entries: Entry[], from: number, to: number): number {
+  let want = 0;
+  for (let k = from; k < to && want < c.rules.length; k++) if (entries[k]!.rule === c.rules[want]!.id) want++;
+  return want;
+}
+
+function measure(c: CorrelationRule, entries: Entry[], from: number, to: number): number {
+  if (c.type === 'event_count') return to - from;
+  if (c.type === 'temporal_ordered') return orderedPrefix(c, entries, from, to);
+  const distinct = new Set<string>();
+  for (let k = from; k < to; k++) {
+    const e = entries[k]!;
+    distinct.add(c.type === 'value_count' ? (e.value ?? '') : e.rule);
+  }
+  return distinct.size;
+}
+
+function satisfied(c: CorrelationRule, n: number): boolean {
+  if (c.condition) return holds(c.condition, n);
+  return n >= c.rules.length;
+}
+
+function timespanText(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
+
+function correlationMessage(
+  c: CorrelationRule,
+  group: Record<string, string>,
+  n: number,
+  ctx: AlertContext,
+): string {
+  const by = Object.entries(group)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  const names = c.rules.map((r) => r.name);
+  let what: string;
+  if (c.type === 'event_count') what = `${n} events of ${names.join(' or ')}`;
+  else if (c.type === 'value_count') what = `${n} distinct ${c.field} in ${names.join(' or ')}`;
+  else if (c.type === 'temporal_ordered') what = names.join(' then ');
+  else what = `${names.join(' and ')} together`;
+  const cluster = ctx.orchestrator?.cluster?.name ?? 'unknown';
+  return `${what}${by ? ` for ${by}` : ''} within ${timespanText(c.timespanMs)} in cluster ${cluster} — ${c.title}`;
+}
+
+/**
+ * Correlation windows over event time, fed by signals only (so a replica that
+ * re-reads the signals rebuilds the same state and the same alert ids).
+ * Sliding windows: event_count and value_count look at the window ending and the
+ * window starting at each new signal; temporal types at every window holding it.
+ * When a condition holds the alert is emitted at once (revision 0); later
+ * signals of the same window fold into it and a revision 1 follows when the
+ * window closes. State is bounded: signals older than the watermark (latest
+ * event time minus the allowed lateness) are dropped, windows expire, and the
+ * number of live groups is capped (oldest evicted).
+ */
+export class Correlator {
+  private readonly groups = new Map<string, Group>();
+  private readonly byId = new Map<string, CorrelationRule>();
+  private readonly opts: CorrelatorOptions;
+  private maxTime = Number.NEGATIVE_INFINITY;
+  private nextDue = Number.POSITIVE_INFINITY;
+
+  constructor(correlations: CorrelationRule[], opts: CorrelatorOptions) {
+    for (const c of correlations) this.byId.set(c.id, c);
+    this.opts = opts;
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  private watermark(): number {
+    return this.maxTime - this.opts.latenessMs;
+  }
+
+  correlate(signal: Signal): Alert[] {
+    const c = this.byId.get(signal.correlation);
+    if (!c) return [];
+    const out: Alert[] = [];
+    if (signal.time < this.watermark()) {
+      correlationEvicted.inc({ reason: 'late' });
+      return out;
+    }
+    if (signal.time > this.maxTime) this.maxTime = signal.time;
+    let g = this.groups.get(signal.key);
+    if (g) {
+      // Most recently used last: eviction and expiry walk from the front.
+      this.groups.delete(signal.key);
+    } else {
+      g = { corr: c, key: signal.key, group: signal.group, entries: [] };
+    }
+    this.groups.set(signal.key, g);
+    if (this.groups.size > this.opts.maxKeys) {
+      const oldest = this.groups.keys().next().value as string;
+      this.groups.delete(oldest);
+      correlationEvicted.inc({ reason: 'cap' });
+    }
+
+    if (g.fired && signal.time > g.fired.end) this.closeFired(g, out);
+    if (g.fired) {
+      const f = g.fired;
+      f.count++;
+      if (f.eventIds.length < MAX_EVENT_IDS) f.eventIds.push(signal.event_id);
+      if (signal.time >= f.lastTime) {
+        f.last = signal.context;
+        f.lastTime = signal.time;
+      }
+    } else {
+      const entry: Entry = {
+        time: signal.time,
+        eventId: signal.event_id,
+        rule: signal.rule,
+        value: signal.value,
+        context: signal.context,
+      };
+      let at = g.entries.length;
+      while (at > 0 && g.entries[at - 1]!.time > entry.time) at--;
+      g.entries.splice(at, 0, entry);
+      if (immediate(c)) this.tryFire(g, at, out);
+      this.due(g);
+    }
+    out.push(...this.advance(signal.time));
+    correlationKeys.set(this.groups.size);
+    return out;
+  }
+
+  private due(g: Group): void {
+    const t = g.fired
+      ? g.fired.end
+      : g.entries.length > 0
+        ? g.entries[0]!.time + g.corr.timespanMs
+        : undefined;
+    if (t !== undefined && t < this.nextDue) this.nextDue = t;
+  }
+
+  /** Looks for a window holding entry `at` in which the condition holds; fires on the first found. */
+  private tryFire(g: Group, at: number, out: Alert[]): void {
+    const c = g.corr;
+    const span = c.timespanMs;
+    const es = g.entries;
+    const t = es[at]!.time;
+    const windows: [number, number][] = [];
+    if (c.type === 'event_count' || c.type === 'value_count') {
+      let from = at;
+      while (from > 0 && es[from - 1]!.time >= t - span) from--;
+      let to = at + 1;
+      while (to < es.length && es[to]!.time <= t) to++;
+      windows.push([from, to]);
+      let to2 = to;
+      while (to2 < es.length && es[to2]!.time <= t + span) to2++;
+      if (to2 > to) windows.push([at, to2]);
+    } else {
+      for (let s = 0; s <= at; s++) {
+        if (es[s]!.time < t - span) continue;
+        let e = s;
+        while (e < es.length && es[e]!.time <= es[s]!.time + span) e++;
+        windows.push([s, e]);
+      }
+    }
+    for (const [from, to] of windows) {
+      const n = measure(c, es, from, to);
+      if (satisfied(c, n)) {
+        this.fire(g, from, to, n, out);
+        return;
+      }
+    }
+  }
+
+  private fire(g: Group, from: number, to: number, n: number, out: Alert[]): void {
+    const c = g.corr;
+    const window = g.entries.slice(from, to);
+    g.entries.splice(from, to - from);
+    let last = window[0]!;
+    for (const e of window) if (e.time >= last.time) last = e;
+    const id = alertId(c.id, g.key, window[0]!.eventId);
+    const eventIds = window.slice(0, MAX_EVENT_IDS).map((e) => e.eventId);
+    const alert = buildAlert({
+      rule: c,
+      level: c.level,
+      context: last.context,
+      alertId: id,
+      eventIds,
+      count: window.length,
+      revision: 0,
+      message: correlationMessage(c, g.group, n, last.context),
+      created: this.opts.now().toISOString(),
+      correlation: { type: c.type, group: g.group },
+    });
+    if (immediate(c)) {
+      g.fired = {
+        alert,
+        end: window[0]!.time + c.timespanMs,
+        count: window.length,
+        eventIds,
+        last: last.context,
+        lastTime: last.time,
+      };
+    }
+    if (c.generates) out.push(alert);
+    for (const outer of c.correlations) out.push(...this.chain(c, outer, g.group, last, alert));
+  }
+
+  /** A correlation alert feeds the correlations that refer to it (chained correlations). */
+  private chain(
+    inner: CorrelationRule,
+    outer: CorrelationRule,
+    group: Record<string, string>,
+    last: Entry,
+    alert: Alert,
+  ): Alert[] {
+    const values: Record<string, string> = {};
+    for (const name of outer.groupBy) {
+      const field = (inner.declaredName && outer.aliases[name]?.[inner.declaredName]) || name;
+      const v = group[field] ?? group[name] ?? valueFromContext(field, last.context);
+      if (v === undefined) return [];
+      values[name] = v;
+    }
+    return this.correlate({
+      correlation: outer.id,
+      rule: inner.id,
+      key: JSON.stringify([outer.id, ...outer.groupBy.map((n) => values[n]!)]),
+      group: values,
+      time: last.time,
+      event_id: alert.klaxon.alert_id,
+      context: last.context,
+    });
+  }
+
+  private closeFired(g: Group, out: Alert[]): void {
+    const f = g.fired!;
+    g.fired = undefined;
+    if (f.count <= f.alert.klaxon.count || !g.corr.generates) return;
+    out.push({
+      ...f.alert,
+      '@timestamp': f.last['@timestamp'],
+      event: { ...f.alert.event, created: this.opts.now().toISOString() },
+      klaxon: { ...f.alert.klaxon, count: f.count, event_ids: f.eventIds, revision: 1 },
+    });
+  }
+
+  /** Closes windows that end before the watermark; expires idle groups. */
+  advance(timeMs: number): Alert[] {
+    if (timeMs > this.maxTime) this.maxTime = timeMs;
+    const wm = this.watermark();
+    const out: Alert[] = [];
+    if (wm < this.nextDue) return out;
+    this.nextDue = Number.POSITIVE_INFINITY;
+    for (const [key, g] of this.groups) {
+      this.settle(g, wm, out);
+      if (!g.fired && g.entries.length === 0) {
+        this.groups.delete(key);
+        correlationEvicted.inc({ reason: 'expired' });
+      } else this.due(g);
+    }
+    correlationKeys.set(this.groups.size);
+    return out;
+  }
+
+  private settle(g: Group, wm: number, out: Alert[]): void {
+    const c = g.corr;
+    if (g.fired && g.fired.end < wm) this.closeFired(g, out);
+    if (immediate(c)) {
+      // No later signal (all at or after the watermark) can share a window with these.
+      let drop = 0;
+      while (drop < g.entries.length && g.entries[drop]!.time < wm - c.timespanMs) drop++;
+      if (drop > 0) g.entries.splice(0, drop);
+      return;
+    }
+    while (g.entries.length > 0 && g.entries[0]!.time + c.timespanMs < wm) {
+      const end = g.entries[0]!.time + c.timespanMs;
+      let to = 0;
+      while (to < g.entries.length && g.entries[to]!.time <= end) to++;
+      const n = measure(c, g.entries, 0, to);
+      if (satisfied(c, n)) this.fire(g, 0, to, n, out);
+      else g.entries.splice(0, to);
+    }
+  }
+
+  /** End of input: judge every open window. */
+  flush(): Alert[] {
+    const out: Alert[] = [];
+    for (const g of this.groups.values()) this.settle(g, Number.POSITIVE_INFINITY, out);
+    this.groups.clear();
+    this.nextDue = Number.POSITIVE_INFINITY;
+    correlationKeys.set(0);
+    return out;
+  }
+}
+
+function valueFromContext(field: string, ctx: AlertContext): string | undefined {
+  const scope =
+    ctx.dataset === 'falco' ? 'falco' : ctx.dataset === 'kubernetes.audit' ? 'kubernetes.audit' : 'ecs';
+  return firstValue(compileField(field, scope), ctx as unknown as NormalizedEvent);
+}
+
+/** The signals a base-rule match sends to the correlations that refer to its rule. */
+export function signalsFor(
+  rule: DetectionRule,
+  event: NormalizedEvent,
+  time: number,
+  context: () => AlertContext,
+): Signal[] {
+  const out: Signal[] = [];
+  let ctx: AlertContext | undefined;
+  for (const c of rule.correlations) {
+    const group: Record<string, string> = {};
+    let complete = true;
+    for (const name of c.groupBy) {
+      // A missing group-by field: the event joins no group of this correlation.
+      const field = (rule.declaredName && c.aliases[name]?.[rule.declaredName]) || name;
+      const v = firstValue(accessor(field, rule), event);
+      if (v === undefined) {
+        complete = false;
+        break;
+      }
+      group[name] = v;
+    }
+    if (!complete) continue;
+    let value: string | undefined;
+    if (c.type === 'value_count') {
+      const field = (rule.declaredName && c.aliases[c.field!]?.[rule.declaredName]) || c.field!;
+      value = firstValue(accessor(field, rule), event);
+      if (value === undefined) continue;
+    }
+    ctx ??= context();
+    const signal: Signal = {
+      correlation: c.id,
+      rule: rule.id,
+      key: JSON.stringify([c.id, ...c.groupBy.map((n) => group[n]!)]),
+      group,
+      time,
+      event_id: event.event.id,
+      context: ctx,
+    };
+    if (value !== undefined) signal.value = value;
+    out.push(signal);
+  }
+  return out;
+}
+
+const accessors = new WeakMap<DetectionRule, Map<string, ReturnType<typeof compileField>>>();
+
+function accessor(field: string, rule: DetectionRule): ReturnType<typeof compileField> {
+  let m = accessors.get(rule);
+  if (!m) {
+    m = new Map();
+    accessors.set(rule, m);
+  }
+  let a = m.get(field);
+  if (!a) {
+    a = compileField(field, rule.scope);
+    m.set(field, a);
+  }
+  return a;
+}

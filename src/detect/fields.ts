@@ -1,0 +1,236 @@
+import type { NormalizedEvent } from '../schema/event.ts';
+
+/**
+ * Field resolution. A Sigma field name is compiled once into an accessor that
+ * visits the leaf values it names, so matching needs no per-event allocation.
+ *
+ * Results are three-valued: the path is MISSING, or PRESENT and no leaf
+ * satisfies the predicate, or a leaf MATCHES. The accessor tries its candidate
+ * locations in order and the first location where the path exists decides, so a
+ * field resolves in one place (the audit event's own path before the ECS one).
+ */
+export const MISSING = 0;
+export const PRESENT = 1;
+export const MATCH = 2;
+export type Visit = 0 | 1 | 2;
+
+export type LeafPredicate = (value: unknown) => boolean;
+
+/** Which part of the normalized event a rule's field names refer to. */
+export type FieldScope = 'kubernetes.audit' | 'falco' | 'ecs';
+
+export interface FieldAccessor {
+  readonly name: string;
+  visit(event: NormalizedEvent, pred: LeafPredicate): Visit;
+}
+
+/** A dotted path, pre-split, with every run of segments pre-joined for keys that contain dots. */
+interface Path {
+  readonly n: number;
+  /** joined[i][j] = segments i..j-1 joined with '.'; keys are tried longest first. */
+  readonly joined: string[][];
+}
+
+function compilePath(name: string): Path {
+  const segs = name.split('.');
+  const n = segs.length;
+  const joined: string[][] = [];
+  for (let i = 0; i < n; i++) {
+    const row: string[] = [];
+    for (let j = 0; j <= n; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
+    joined.push(row);
+  }
+  return { n, joined };
+}
+
+/** Applies `pred` to a leaf; an array leaf matches when any element does (an empty array is passed whole). */
+function visitLeaf(node: unknown, pred: LeafPredicate): Visit {
+  if (Array.isArray(node) && node.length > 0) {
+    for (let k = 0; k < node.length; k++) if (visitLeaf(node[k], pred) === MATCH) return MATCH;
+    return PRESENT;
+  }
+  return pred(node) ? MATCH : PRESENT;
+}
+
+function walk(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
+  if (i === p.n) return visitLeaf(node, pred);
+  if (node === null || typeof node !== 'object') return MISSING;
+  if (Array.isArray(node)) {
+    // A path crossing an array matches when any element matches (Elasticsearch semantics).
+    let best: Visit = MISSING;
+    for (let k = 0; k < node.length; k++) {
+      const r = walk(node[k], p, i, pred);
+      if (r === MATCH) return MATCH;
+      if (r > best) best = r;
+    }
+    return best;
+  }
+  const obj = node as Record<string, unknown>;
+  const row = p.joined[i]!;
+  let best: Visit = MISSING;
+  // Keys may themselves contain dots (Falco's `output_fields`, Kubernetes annotations): longest key first.
+  for (let j = p.n; j > i; j--) {
+    const key = row[j]!;
+    if (!Object.hasOwn(obj, key)) continue;
+    const r = walk(obj[key], p, j, pred);
+    if (r === MATCH) return MATCH;
+    if (r > best) best = r;
+  }
+  return best;
+}
+
+/** Finds `key` at any depth below `node` (for SigmaHQ's pseudo-fields such as `hostPath` and `capabilities`). */
+function deepKey(node: unknown, key: string, pred: LeafPredicate, depth: number): Visit {
+  if (node === null || typeof node !== 'object' || depth > 16) return MISSING;
+  let best: Visit = MISSING;
+  if (Array.isArray(node)) {
+    for (let k = 0; k < node.length; k++) {
+      const r = deepKey(node[k], key, pred, depth + 1);
+      if (r === MATCH) return MATCH;
+      if (r > best) best = r;
+    }
+    return best;
+  }
+  const obj = node as Record<string, unknown>;
+  if (Object.hasOwn(obj, key)) {
+    const r = visitLeaf(obj[key], pred);
+    if (r === MATCH) return MATCH;
+    best = r;
+  }
+  for (const k in obj) {
+    const r = deepKey(obj[k], key, pred, depth + 1);
+    if (r === MATCH) return MATCH;
+    if (r > best) best = r;
+  }
+  return best;
+}
+
+/** pySigma's short names for Kubernetes audit fields (its ECS/Kubernetes pipelines). */
+const AUDIT_SHORT_NAMES: Record<string, string> = {
+  apiGroup: 'objectRef.apiGroup',
+  resource: 'objectRef.resource',
+  subresource: 'objectRef.subresource',
+  namespace: 'objectRef.namespace',
+  username: 'user.username',
+};
+
+/** Top-level fields of an audit.k8s.io Event. */
+const AUDIT_TOP_LEVEL = new Set([
+  'kind',
+  'apiVersion',
+  'level',
+  'auditID',
+  'stage',
+  'requestURI',
+  'verb',
+  'user',
+  'impersonatedUser',
+  'sourceIPs',
+  'userAgent',
+  'objectRef',
+  'responseStatus',
+  'requestObject',
+  'responseObject',
+  'requestReceivedTimestamp',
+  'stageTimestamp',
+  'annotations',
+]);
+
+/** Top-level fields of the normalized event (ECS). */
+const ECS_TOP_LEVEL = new Set([
+  '@timestamp',
+  'event',
+  'user',
+  'source',
+  'related',
+  'user_agent',
+  'orchestrator',
+  'container',
+  'host',
+  'kubernetes',
+  'falco',
+  'klaxon',
+  'message',
+]);
+
+type Candidate = (event: NormalizedEvent, pred: LeafPredicate) => Visit;
+
+function auditRoot(event: NormalizedEvent): unknown {
+  return event.kubernetes?.audit;
+}
+
+/**
+ * Compiles a Sigma field name for rules of the given scope:
+ * - kubernetes.audit: pySigma short names, then the audit event's own path, then ECS; an unqualified
+ *   name that is no audit field (SigmaHQ's `hostPath`, `capabilities`) is looked up as a key at any
+ *   depth of `requestObject`, the object the request creates or changes.
+ * - falco: the Falco alert's path (dotted `output_fields` keys), then ECS.
+ * - ecs: the normalized event only.
+ */
+export function compileField(name: string, scope: FieldScope): FieldAccessor {
+  const candidates: Candidate[] = [];
+  const ecs = compilePath(name);
+  if (scope === 'kubernetes.audit') {
+    const short = AUDIT_SHORT_NAMES[name];
+    if (short) {
+      const p = compilePath(short);
+      candidates.push((e, pred) => walk(auditRoot(e), p, 0, pred));
+    }
+    const p = compilePath(name);
+    candidates.push((e, pred) => walk(auditRoot(e), p, 0, pred));
+    const top = name.split('.')[0]!;
+    if (ECS_TOP_LEVEL.has(top)) candidates.push((e, pred) => walk(e, ecs, 0, pred));
+    else if (!AUDIT_TOP_LEVEL.has(top) && !short && !name.includes('.')) {
+      candidates.push((e, pred) => {
+        const audit = auditRoot(e) as Record<string, unknown> | undefined;
+        return deepKey(audit?.requestObject, name, pred, 0);
+      });
+    }
+  } else if (scope === 'falco') {
+    const p = compilePath(name);
+    candidates.push((e, pred) => walk(e.falco, p, 0, pred));
+    if (ECS_TOP_LEVEL.has(name.split('.')[0]!)) candidates.push((e, pred) => walk(e, ecs, 0, pred));
+  } else {
+    candidates.push((e, pred) => walk(e, ecs, 0, pred));
+  }
+  if (candidates.length === 1) {
+    const only = candidates[0]!;
+    return { name, visit: only };
+  }
+  return {
+    name,
+    visit(event, pred) {
+      for (let k = 0; k < candidates.length; k++) {
+        const r = candidates[k]!(event, pred);
+        if (r !== MISSING) return r;
+      }
+      return MISSING;
+    },
+  };
+}
+
+/** The first scalar value of a field as a string (group-by values, value_count values), or undefined. */
+export function firstValue(accessor: FieldAccessor, event: NormalizedEvent): string | undefined {
+  let found: string | undefined;
+  accessor.visit(event, (v) => {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      found = String(v);
+      return true;
+    }
+    return false;
+  });
+  return found;
+}
+
+/** Calls `pred` on every string leaf under `node` (keyword search); true when one matches. */
+export function anyString(node: unknown, pred: (s: string) => boolean, depth = 0): boolean {
+  if (typeof node === 'string') return pred(node);
+  if (node === null || typeof node !== 'object' || depth > 32) return false;
+  if (Array.isArray(node)) {
+    for (let k = 0; k < node.length; k++) if (anyString(node[k], pred, depth + 1)) return true;
+    return false;
+  }
+  const obj = node as Record<string, unknown>;
+  for (const k in obj) if (anyString(obj[k], pred, depth + 1)) return true;
+  return false;
+}

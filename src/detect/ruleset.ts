@@ -1,0 +1,99 @@
+import type { Level } from '../schema/alert.ts';
+import type { RuleTestCase } from '../schema/rule.ts';
+import type { EventPredicate, Requirements } from './detection.ts';
+import type { FieldAccessor, FieldScope } from './fields.ts';
+
+/** Rule metadata an alert carries. */
+export interface RuleMeta {
+  id: string;
+  /** The rule's `name`, or a kebab-case slug of its title when it has none (SigmaHQ rules). */
+  name: string;
+  title: string;
+  description?: string;
+  references?: string[];
+  level: Level;
+  tags: string[];
+  file: string;
+  line: number;
+}
+
+export interface DetectionRule extends RuleMeta {
+  kind: 'detection';
+  /** Load order, for stable output. */
+  index: number;
+  /** The name declared in the document (what correlations and aliases refer to). */
+  declaredName?: string;
+  scope: Exclude<FieldScope, 'ecs'>;
+  logsource: Record<string, string>;
+  match: EventPredicate;
+  requires: Requirements;
+  /** Filter rules that apply: a match stands only if every one of them holds. */
+  filters: EventPredicate[];
+  /** Correlation rules that refer to this rule. */
+  correlations: CorrelationRule[];
+  /** Emits its own alerts (not referred to by correlations only, or a referring correlation says `generate`). */
+  generates: boolean;
+  suppress: { by: FieldAccessor[]; byNames: string[]; windowMs: number };
+  /** Alert level from the Falco alert's priority (custom attribute `klaxon.severity: falco-priority`). */
+  severityFromFalco: boolean;
+}
+
+export type CorrelationType = 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
+
+export interface CorrelationCondition {
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+  eq?: number;
+  neq?: number;
+}
+
+export interface CorrelationRule extends RuleMeta {
+  kind: 'correlation';
+  declaredName?: string;
+  type: CorrelationType;
+  /** Referred rules, in the order written (temporal_ordered). */
+  rules: (DetectionRule | CorrelationRule)[];
+  groupBy: string[];
+  /** alias name → referred rule's declared name → field. */
+  aliases: Record<string, Record<string, string>>;
+  timespanMs: number;
+  /** Undefined for temporal rules without a condition: all referred rules must match. */
+  condition?: CorrelationCondition;
+  /** value_count: the field whose distinct values are counted. */
+  field?: string;
+  generate: boolean;
+  correlations: CorrelationRule[];
+  generates: boolean;
+}
+
+export interface FilterRule {
+  kind: 'filter';
+  id?: string;
+  title: string;
+  file: string;
+  line: number;
+  logsource: Record<string, string>;
+  /** 'all' (pySigma's `any`/`all`/empty list) or rule ids/names. */
+  rules: 'all' | string[];
+  match: EventPredicate;
+}
+
+/** Everything the CLI needs about a loaded document (list, lint, test). */
+export interface LoadedDoc {
+  file: string;
+  line: number;
+  type: 'detection' | 'correlation' | 'filter';
+  raw: Record<string, unknown>;
+  /** The compiled rule, when the document loaded. */
+  rule?: DetectionRule | CorrelationRule | FilterRule;
+  tests?: RuleTestCase[];
+}
+
+export interface RuleSet {
+  rules: DetectionRule[];
+  correlations: CorrelationRule[];
+  filters: FilterRule[];
+  docs: LoadedDoc[];
+}

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import type { NormalizeResult } from '../normalize/index.ts';
+import type { Alert } from '../schema/alert.ts';
+import type { RuleTestCase } from '../schema/rule.ts';
+import { Detector } from './detector.ts';
+import type { LoadedDoc, RuleSet } from './ruleset.ts';
+
+/** Base time of every test case: events are at base + `at` seconds (default: their index). */
+export const TEST_BASE_TIME = Date.parse('2024-01-01T00:00:00Z');
+/** Cluster name the runner normalizes test events with. */
+export const TEST_CLUSTER = 'test';
+
+export interface TestOutcome {
+  rule: string;
+  where: string;
+  test: string;
+  ok: boolean;
+  /** Why it failed, or what it saw. */
+  detail: string;
+}
+
+function iso(ms: number): string {
+  // Audit timestamps carry microseconds.
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function isFalco(ev: Record<string, unknown>): boolean {
+  return 'output' in ev || 'priority' in ev || 'output_fields' in ev;
+}
+
+/**
+ * Completes a test event the way the API server or Falco would have written it:
+ * audit events get kind, apiVersion, level, auditID, stage, timestamps, a
+ * response code (201 for create) and an allow decision; Falco alerts get time,
+ * priority, output and source. What the test gives is kept.
+ */
+export function fillTestEvent(
+  raw: Record<string, unknown>,
+  testName: string,
+  index: number,
+): Record<string, unknown> {
+  const { at, ...ev } = raw;
+  const ms = TEST_BASE_TIME + (typeof at === 'number' ? at : index) * 1000;
+  if (isFalco(ev)) {
+    return {
+      time: new Date(ms).toISOString(),
+      priority: 'Warning',
+      output: `${typeof ev.rule === 'string' ? ev.rule : 'Falco alert'} (test event)`,
+      source: 'syscall',
+      ...ev,
+    };
+  }
+  const status = (ev.responseStatus as Record<string, unknown> | undefined) ?? {};
+  const annotations = (ev.annotations as Record<string, unknown> | undefined) ?? {};
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: uuidFrom(`${testName}#${index}`),
+    stage: 'ResponseComplete',
+    requestReceivedTimestamp: iso(ms),
+    stageTimestamp: iso(ms),
+    ...ev,
+    responseStatus: { code: ev.verb === 'create' ? 201 : 200, ...status },
+    annotations: { 'authorization.k8s.io/decision': 'allow', ...annotations },
+  };
+}
+
+function ruleName(doc: LoadedDoc): string | undefined {
+  return doc.rule && doc.rule.kind !== 'filter' ? doc.rule.name : undefined;
+}
+
+function runOne(
+  ruleset: RuleSet,
+  name: string,
+  test: RuleTestCase,
+  normalize: (raw: unknown) => NormalizeResult,
+): { ok: boolean; detail: string } {
+  const detector = new Detector(ruleset, { now: () => new Date(TEST_BASE_TIME) });
+  const alerts: Alert[] = [];
+  for (let i = 0; i < test.events.length; i++) {
+    const filled = fillTestEvent(test.events[i]!, test.name, i);
+    const result = normalize(filled);
+    if (!result.ok) return { ok: false, detail: `event ${i}: the normalizer refused it: ${result.reason}` };
+    alerts.push(...detector.process(result.event));
+  }
+  alerts.push(...detector.flush());
+  const mine = new Set(alerts.filter((a) => a.rule.name === name).map((a) => a.klaxon.alert_id));
+  const n = mine.size;
+  const others = [...new Set(alerts.filter((a) => a.rule.name !== name).map((a) => a.rule.name))];
+  const seen = `${n} alert(s)${others.length > 0 ? `; other rules fired: ${others.join(', ')}` : ''}`;
+  if (test.expect === 'quiet')
+    return { ok: n === 0, detail: n === 0 ? 'quiet' : `expected quiet, got ${seen}` };
+  if (n === 0) return { ok: false, detail: `expected to fire, got ${seen}` };
+  if (test.count !== undefined && n !== test.count)
+    return { ok: false, detail: `expected ${test.count} alert(s), got ${seen}` };
+  return { ok: true, detail: `fired (${n})` };
+}
+
+/**
+ * Runs every document's `tests` against the whole rule set (filters included),
+ * checking only the alerts of the document's own rule.
+ */
+export function runRuleTests(ruleset: RuleSet, normalize: (raw: unknown) => NormalizeResult): TestOutcome[] {
+  const out: TestOutcome[] = [];
+  for (const doc of ruleset.docs) {
+    if (!doc.tests || doc.tests.length === 0) continue;
+    const where = `${doc.file}:${doc.line}`;
+    const name = ruleName(doc);
+    for (const test of doc.tests) {
+      if (!name) {
+        out.push({
+          rule: String(doc.raw.title ?? '?'),
+          where,
+          test: test.name,
+          ok: false,
+          detail:
+            doc.type === 'filter' ? 'tests belong in the rules a filter applies to' : 'the rule did not load',
+        });
+        continue;
+      }
+      out.push({ rule: name, where, test: test.name, ...runOne(ruleset, name, test, normalize) });
+    }
+  }
+  return out;
+}

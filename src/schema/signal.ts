@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { Alert } from './alert.ts';
+
+/** The fields of an event an alert carries as context (DESIGN §3.4). */
+export const AlertContext = Alert.pick({
+  user: true,
+  source: true,
+  user_agent: true,
+  orchestrator: true,
+  container: true,
+  kubernetes: true,
+  falco: true,
+}).extend({
+  '@timestamp': z.string(),
+  dataset: z.string(),
+});
+export type AlertContext = z.infer<typeof AlertContext>;
+
+/**
+ * A base-rule match addressed to one correlation rule, serializable so the
+ * distributed detector can key it by `key` on `klaxon.signals`: every signal
+ * of a correlation window lands on one replica, and a restarted replica
+ * rebuilds its windows by re-reading them. Correlation output depends on
+ * signals only.
+ */
+export const Signal = z.object({
+  /** Correlation rule id. */
+  correlation: z.string(),
+  /** The base rule (or inner correlation) that matched: its id. */
+  rule: z.string(),
+  /** Stable group key: correlation id + the group-by values. */
+  key: z.string(),
+  /** group-by name → value. */
+  group: z.record(z.string(), z.string()),
+  /** Event time, epoch milliseconds. */
+  time: z.number(),
+  event_id: z.string(),
+  /** value_count: the value of the counted field. */
+  value: z.string().optional(),
+  context: AlertContext,
+});
+export type Signal = z.infer<typeof Signal>;
