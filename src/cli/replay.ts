@@ -1,11 +1,193 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { Detector, loadRules } from '../detect/index.ts';
+import { normalizeAny } from '../normalize/index.ts';
+import { type Alert, Level } from '../schema/alert.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+import { expandPaths, readRecords } from '../sources/files.ts';
+
+const LEVELS = Level.options;
+
+async function writeLine(out: Writable, line: string): Promise<void> {
+  if (!out.write(line)) await once(out, 'drain');
+}
+
+interface Head {
+  event: NormalizedEvent;
+  time: number;
+}
+
+/** One file's valid events, in file order; bad records are reported as they are met. */
+async function* fileEvents(
+  file: string,
+  cluster: string,
+  bad: (where: string, reason: string) => Promise<void>,
+  counts: { records: number },
+): AsyncGenerator<Head> {
+  for await (const record of readRecords(file)) {
+    if ('error' in record) {
+      await bad(record.where, record.error);
+      continue;
+    }
+    counts.records++;
+    const result = normalizeAny(record.raw, { cluster });
+    if (!result.ok) {
+      await bad(record.where, result.reason);
+      continue;
+    }
+    const time = Date.parse(result.event['@timestamp']);
+    yield { event: result.event, time: Number.isFinite(time) ? time : 0 };
+  }
+}
+
+/**
+ * Merges the files by event time (each file is read in its own order), so an
+ * audit log and a Falco log of the same hours correlate as they did live.
+ */
+async function* merged(sources: AsyncGenerator<Head>[]): AsyncGenerator<NormalizedEvent> {
+  const heads: (Head | undefined)[] = [];
+  for (const s of sources) heads.push((await s.next()).value ?? undefined);
+  for (;;) {
+    let best = -1;
+    for (let k = 0; k < heads.length; k++) {
+      const h = heads[k];
+      if (h && (best < 0 || h.time < heads[best]!.time)) best = k;
+    }
+    if (best < 0) return;
+    yield heads[best]!.event;
+    heads[best] = (await sources[best]!.next()).value ?? undefined;
+  }
+}
+
+export interface ReplayOptions {
+  rules: string[];
+  cluster: string;
+  minLevel: Level;
+  failOn?: Level;
+  /** Print every revision as it is raised, instead of each alert once in its final state. */
+  stream: boolean;
+}
+
+/**
+ * Replays audit and Falco files through the detections. Alerts are JSON lines on
+ * `out`; bad records (`file:line: reason`), progress and a summary on `err`.
+ * Returns the exit code.
+ */
+export async function runReplay(
+  paths: readonly string[],
+  opts: ReplayOptions,
+  out: Writable,
+  err: Writable & { isTTY?: boolean },
+): Promise<number> {
+  const { ruleset, errors } = loadRules(opts.rules);
+  for (const e of errors) await writeLine(err, `${e.where}: ${e.reason}\n`);
+  if (ruleset.rules.length === 0) {
+    await writeLine(err, `klaxon replay: no loadable rules in ${opts.rules.join(', ')}\n`);
+    return 1;
+  }
+  const { files, errors: pathErrors } = await expandPaths(paths);
+  for (const e of pathErrors) await writeLine(err, `${e.path}: ${e.error}\n`);
+  if (files.length === 0) {
+    await writeLine(err, 'klaxon replay: no input file\n');
+    return 1;
+  }
+
+  const detector = new Detector(ruleset);
+  const min = LEVELS.indexOf(opts.minLevel);
+  const failAt = opts.failOn ? LEVELS.indexOf(opts.failOn) : Number.POSITIVE_INFINITY;
+  const counts = { records: 0, bad: 0, events: 0 };
+  const final = new Map<string, Alert>();
+  const byRule = new Map<string, number>();
+  let failed = false;
+
+  const bad = async (where: string, reason: string) => {
+    counts.bad++;
+    await writeLine(err, `${where}: ${reason}\n`);
+  };
+  const emit = async (alerts: Alert[]) => {
+    for (const a of alerts) {
+      const level = LEVELS.indexOf(a.klaxon.severity);
+      if (level < min) continue;
+      if (a.klaxon.revision === 0) byRule.set(a.rule.name, (byRule.get(a.rule.name) ?? 0) + 1);
+      if (level >= failAt) failed = true;
+      if (opts.stream) await writeLine(out, `${JSON.stringify(a)}\n`);
+      else {
+        // Re-inserting keeps first-raised order while the latest revision wins.
+        final.set(a.klaxon.alert_id, a);
+      }
+    }
+  };
+
+  const progress = err.isTTY === true;
+  const sources = files.map((f) => fileEvents(f, opts.cluster, bad, counts));
+  for await (const event of merged(sources)) {
+    counts.events++;
+    await emit(detector.process(event));
+    if (progress && counts.events % 10_000 === 0)
+      err.write(`\r${counts.events} events, ${byRule.size} rule(s) fired`);
+  }
+  await emit(detector.flush());
+  if (progress) err.write('\r\x1b[K');
+  for (const a of final.values()) await writeLine(out, `${JSON.stringify(a)}\n`);
+
+  const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');
+  await writeLine(
+    err,
+    `klaxon replay: ${files.length} file(s), ${counts.records} record(s), ${counts.events} event(s), ${counts.bad} bad; ` +
+      `${[...byRule.values()].reduce((a, b) => a + b, 0)} alert(s)${fired ? ` (${fired})` : ''}\n`,
+  );
+  return failed ? 1 : 0;
+}
+
+function level(value: string): Level {
+  const parsed = Level.safeParse(value);
+  if (!parsed.success) throw new Error(`level must be one of ${LEVELS.join(', ')}`);
+  return parsed.data;
+}
 
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('(not built yet)')
-    .action(() => {
-      process.stderr.write('klaxon replay: not built yet\n');
-      process.exitCode = 2;
-    });
+    .description('Run the detections over audit log and Falco alert files; alerts as JSON lines on stdout.')
+    .argument(
+      '<paths...>',
+      'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, .gz)',
+    )
+    .option(
+      '--rules <dir>',
+      'rule file or directory (repeatable; default detections/)',
+      (v, prev: string[]) => [...prev, v],
+      [],
+    )
+    .option('--cluster <name>', 'cluster name for orchestrator.cluster.name', 'replay')
+    .option('--min-level <level>', 'print only alerts at this level or above', 'informational')
+    .option('--fail-on <level>', 'exit 1 when an alert at this level or above fired')
+    .option('--stream', 'print every alert revision as it is raised (default: each alert once, final)')
+    .action(
+      async (
+        paths: string[],
+        o: { rules: string[]; cluster: string; minLevel: string; failOn?: string; stream?: boolean },
+      ) => {
+        process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EPIPE') process.exit(0);
+          throw error;
+        });
+        let opts: ReplayOptions;
+        try {
+          opts = {
+            rules: o.rules.length > 0 ? o.rules : ['detections'],
+            cluster: o.cluster,
+            minLevel: level(o.minLevel),
+            failOn: o.failOn === undefined ? undefined : level(o.failOn),
+            stream: o.stream === true,
+          };
+        } catch (e) {
+          process.stderr.write(`klaxon replay: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        process.exitCode = await runReplay(paths, opts, process.stdout, process.stderr);
+      },
+    );
 }

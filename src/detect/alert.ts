@@ -174,7 +174,7 @@ export function detectionMessage(ctx: AlertContext, title: string): string {
     const verb = str(audit.verb) ?? 'requested';
     const ref = (audit.objectRef as Record<string, unknown> | undefined) ?? {};
     const resource = str(ref.resource);
-    const name = str(ref.name);
+    const name = str(ref.name) ?? ctx.orchestrator?.resource?.name;
     const sub = str(ref.subresource);
     const target = resource
       ? name
