@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { dashboardQueries, loadDashboard } from './dashboard.ts';
+import { exportedSeriesNames, klaxonSeriesIn } from './promql.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const dashboard = loadDashboard();
+const panels = dashboard.panels.filter((p) => p.type !== 'row');
+const queries = dashboardQueries(dashboard);
+const scratch = mkdtempSync(join(tmpdir(), 'klaxon-grafana-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('deploy/grafana/dashboards/klaxon.json', () => {
+  it('has at least 8 panels, each with a query, and unique ids', () => {
+    expect(panels.length).toBeGreaterThanOrEqual(8);
+    for (const p of panels) expect(p.targets?.length, p.title).toBeGreaterThan(0);
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('has a multi-select cluster variable whose All matches every cluster', () => {
+    const cluster = dashboard.templating.list.find((v) => v.name === 'cluster');
+    expect(cluster?.type).toBe('query');
+    expect(cluster?.allValue).toBe('.*');
+  });
+
+  it('queries only metrics Klaxon exports', async () => {
+    const exported = await exportedSeriesNames();
+    for (const q of queries) {
+      const used = klaxonSeriesIn(q.expr);
+      expect(used.length, q.panel).toBeGreaterThan(0);
+      for (const series of used) expect(exported, `${q.panel}: ${series}`).toContain(series);
+    }
+  });
+
+  it('covers the pipeline and every security signal', () => {
+    const all = queries.map((q) => q.expr).join('\n');
+    for (const series of [
+      'klaxon_ingest_events_total',
+      'klaxon_ingest_rejected_total',
+      'klaxon_bus_produce_seconds_bucket',
+      'klaxon_detect_lag_seconds_bucket',
+      'klaxon_alerts_total',
+      'klaxon_sink_writes_total',
+      'klaxon_deadletter_total',
+      'klaxon_spool_events',
+      'klaxon_consumer_lag_messages',
+      'klaxon_k8s_auth_failures_total',
+      'klaxon_k8s_rbac_changes_total',
+      'klaxon_k8s_privileged_pods_total',
+      'klaxon_k8s_secret_reads_total',
+      'klaxon_k8s_pod_exec_total',
+      'klaxon_k8s_networkpolicy_changes_total',
+      'klaxon_k8s_quota_exceeded_total',
+      'klaxon_k8s_image_pull_failures_total',
+      'klaxon_falco_alerts_total',
+    ]) {
+      expect(all, series).toContain(series);
+    }
+    expect(all).toMatch(/sum by \(severity\) \(rate\(klaxon_alerts_total/);
+    expect(all).toMatch(/by \(rule/);
+  });
+
+  it('filters every per-cluster metric by the cluster variable', () => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) {
+        if (/klaxon_(ingest_events|alerts|k8s_\w+|falco_alerts)_total/.test(t.expr)) {
+          expect(t.expr, p.title).toContain('cluster=~"$cluster"');
+        }
+      }
+    }
+  });
+
+  it('has PromQL that Prometheus parses (checked by promtool as recording rules)', () => {
+    const file = join(scratch, 'dashboard-rules.yml');
+    writeFileSync(
+      file,
+      stringify({
+        groups: [
+          { name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:q${i}`, expr: q.expr })) },
+        ],
+      }),
+    );
+    const run = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+    if (run.error) {
+      throw new Error(`promtool is not installed (${run.error.message}); apt-get install -y prometheus`);
+    }
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+});
+
+describe('deploy/grafana/provisioning', () => {
+  it('provides the datasource the dashboard defaults to, and loads the dashboard folder docker-compose mounts', () => {
+    const ds = parse(
+      readFileSync(join(root, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
+    );
+    const variable = dashboard.templating.list.find((v) => v.name === 'datasource');
+    expect(ds.datasources[0].uid).toBe(variable?.current?.value);
+    const provider = parse(
+      readFileSync(join(root, 'deploy/grafana/provisioning/dashboards/klaxon.yml'), 'utf8'),
+    );
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    expect(compose).toContain(`./deploy/grafana/dashboards:${provider.providers[0].options.path}:ro`);
+  });
+});
