@@ -1,11 +1,66 @@
 import type { Command } from 'commander';
+import { createBus } from '../bus/index.ts';
+import {
+  announceGeneratedToken,
+  type ListenFlags,
+  onShutdownSignal,
+  reportStartupError,
+  settingsFromFlags,
+} from '../ingest/lifecycle.ts';
+import { planListener, startIngestServer } from '../ingest/server.ts';
+import { createLogger } from '../log.ts';
+
+async function ingest(flags: ListenFlags): Promise<number> {
+  const settings = settingsFromFlags('ingest', flags);
+  if (!settings) return 2;
+  if (!settings.kafka.brokers?.length) {
+    process.stderr.write(
+      'klaxon ingest: KAFKA_BROKERS is required (e.g. KAFKA_BROKERS=127.0.0.1:9092); use `klaxon serve` to run without Kafka\n',
+    );
+    return 2;
+  }
+  const logger = createLogger(settings.log.level);
+  let plan: ReturnType<typeof planListener>;
+  try {
+    plan = planListener(settings);
+  } catch (err) {
+    reportStartupError('ingest', err);
+    return 2;
+  }
+  const bus = createBus(settings, logger);
+  try {
+    await bus.start();
+  } catch (err) {
+    process.stderr.write(
+      `klaxon ingest: cannot reach Kafka at ${settings.kafka.brokers.join(',')}: ${(err as Error).message}\n`,
+    );
+    await bus.stop();
+    return 1;
+  }
+  const server = await startIngestServer({ settings, plan, bus, logger });
+  announceGeneratedToken(plan.generatedToken);
+  logger.info(
+    { url: server.url, bus: bus.kind, topic: settings.kafka.eventsTopic },
+    'klaxon ingest listening',
+  );
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'shutting down');
+    await server.close();
+    await bus.stop();
+  });
+  return 0;
+}
 
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
-    .description('(not built yet)')
-    .action(() => {
-      process.stderr.write('klaxon ingest: not built yet\n');
-      process.exitCode = 2;
+    .description('receive audit and Falco events over HTTP and put them on Kafka (KAFKA_BROKERS)')
+    .option('-p, --port <port>', 'listen port (default 8080, or KLAXON_PORT)')
+    .option(
+      '-H, --host <host>',
+      'listen address (default 0.0.0.0 with credentials configured, else 127.0.0.1)',
+    )
+    .action(async (flags: ListenFlags) => {
+      process.exitCode = await ingest(flags);
     });
 }

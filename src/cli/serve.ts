@@ -1,11 +1,181 @@
 import type { Command } from 'commander';
+import { type Bus, createBus, MemoryBus, type Subscription } from '../bus/index.ts';
+import type { Settings } from '../config.ts';
+import { Detector, loadRules } from '../detect/index.ts';
+import {
+  announceGeneratedToken,
+  type ListenFlags,
+  onShutdownSignal,
+  reportStartupError,
+  settingsFromFlags,
+} from '../ingest/lifecycle.ts';
+import { planListener, startIngestServer } from '../ingest/server.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { Alert } from '../schema/alert.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+import { AlertmanagerSink } from '../sinks/alertmanager.ts';
+import { ElasticsearchSink } from '../sinks/elasticsearch.ts';
+import { JsonlSink } from '../sinks/jsonl.ts';
+import { type Sink, writeToAll } from '../sinks/sink.ts';
+
+/** Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured. */
+async function openSinks(settings: Settings): Promise<Sink[]> {
+  const sinks: Sink[] = [new JsonlSink({ stream: process.stdout, file: settings.detect.alertsFile })];
+  const es = settings.elasticsearch;
+  if (es.url) {
+    const sink = new ElasticsearchSink({
+      url: es.url,
+      apiKey: es.apiKey,
+      username: es.username,
+      password: es.password,
+      caFile: es.caFile,
+      indexPrefix: es.indexPrefix,
+    });
+    await sink.installTemplates();
+    sinks.push(sink);
+  }
+  const am = settings.alertmanager;
+  if (am.url) {
+    sinks.push(
+      new AlertmanagerSink({
+        url: am.url,
+        minLevel: am.minLevel,
+        resolveAfterMs: am.resolveAfterSeconds * 1000,
+        runbookBaseUrl: am.runbookBaseUrl,
+      }),
+    );
+  }
+  return sinks;
+}
+
+/** Writes until every sink has the alerts: re-running detection on a redelivery would not re-raise them. */
+async function deliver(
+  sinks: Sink[],
+  alerts: Alert[],
+  logger: Logger,
+  stopping: () => boolean,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const rejected = await writeToAll(sinks, alerts);
+      for (const r of rejected)
+        logger.error({ sink: r.sink, rule: r.alert.rule.name }, `alert refused: ${r.reason}`);
+      return;
+    } catch (err) {
+      if (stopping()) throw err;
+      logger.warn({ err, attempt }, 'alert sinks unavailable; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * 2 ** attempt)));
+    }
+  }
+}
+
+/** In-process detection: every event on the events topic goes through one Detector. */
+async function startDetection(
+  settings: Settings,
+  bus: Bus,
+  detector: Detector,
+  sinks: Sink[],
+  logger: Logger,
+): Promise<{ subscription: Subscription; processed: () => number; stop: () => Promise<void> }> {
+  let stopping = false;
+  let processed = 0;
+  const subscription = await bus.subscribe({
+    groupId: 'klaxon-serve',
+    topics: [settings.kafka.eventsTopic],
+    // A new group reads what ingest accepted before it joined; later starts resume from the commit.
+    fromBeginning: true,
+    handleBatch: async (batch) => {
+      const alerts: Alert[] = [];
+      for (const m of batch.messages) {
+        try {
+          alerts.push(...detector.process(JSON.parse(m.value.toString('utf8')) as NormalizedEvent));
+        } catch (err) {
+          logger.error(
+            { err, offset: m.offset, partition: m.partition },
+            'event skipped: cannot be evaluated',
+          );
+        }
+      }
+      await deliver(sinks, alerts, logger, () => stopping);
+      processed += batch.messages.length;
+    },
+  });
+  return {
+    subscription,
+    processed: () => processed,
+    stop: async () => {
+      stopping = true;
+      await subscription.stop();
+      await deliver(sinks, detector.flush(), logger, () => true);
+    },
+  };
+}
+
+/** Lets the in-memory bus's consumer finish what ingest accepted (it does not survive the process). */
+async function drainMemoryBus(
+  bus: Bus,
+  topic: string,
+  processed: () => number,
+  timeoutMs: number,
+): Promise<void> {
+  if (!(bus instanceof MemoryBus)) return;
+  const deadline = Date.now() + timeoutMs;
+  while (processed() < bus.end(topic) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function serve(flags: ListenFlags): Promise<number> {
+  const settings = settingsFromFlags('serve', flags);
+  if (!settings) return 2;
+  const logger = createLogger(settings.log.level);
+  let plan: ReturnType<typeof planListener>;
+  try {
+    plan = planListener(settings);
+  } catch (err) {
+    reportStartupError('serve', err);
+    return 2;
+  }
+  const { ruleset, errors } = loadRules(settings.detect.rules);
+  for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
+  const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
+  const sinks = await openSinks(settings);
+  const bus = createBus(settings, logger);
+  try {
+    await bus.start();
+  } catch (err) {
+    process.stderr.write(`klaxon serve: cannot start the ${bus.kind} bus: ${(err as Error).message}\n`);
+    await bus.stop();
+    return 1;
+  }
+  const detection = await startDetection(settings, bus, detector, sinks, logger);
+  const server = await startIngestServer({ settings, plan, bus, logger });
+  announceGeneratedToken(plan.generatedToken);
+  logger.info(
+    { url: server.url, bus: bus.kind, rules: ruleset.rules.length, ruleErrors: errors.length },
+    'klaxon serve listening',
+  );
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'shutting down');
+    await server.close();
+    await drainMemoryBus(bus, settings.kafka.eventsTopic, detection.processed, 10_000);
+    await detection.stop();
+    await bus.stop();
+    await Promise.allSettled(sinks.map((s) => s.close()));
+  });
+  return 0;
+}
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('(not built yet)')
-    .action(() => {
-      process.stderr.write('klaxon serve: not built yet\n');
-      process.exitCode = 2;
+    .description(
+      'ingest and detection in one process: in-memory bus unless KAFKA_BROKERS is set; alerts as JSON lines on stdout',
+    )
+    .option('-p, --port <port>', 'listen port (default 8080, or KLAXON_PORT)')
+    .option(
+      '-H, --host <host>',
+      'listen address (default 0.0.0.0 with credentials configured, else 127.0.0.1)',
+    )
+    .action(async (flags: ListenFlags) => {
+      process.exitCode = await serve(flags);
     });
 }

@@ -1,0 +1,50 @@
+import { ConfigError, loadConfig, type Settings } from '../config.ts';
+import { UnsafeListenError } from './server.ts';
+
+/** Flags shared by `serve` and `ingest`. */
+export interface ListenFlags {
+  port?: string;
+  host?: string;
+}
+
+/** Loads settings with the command-line flags on top; a bad setting ends the command with its message. */
+export function settingsFromFlags(command: string, flags: ListenFlags): Settings | undefined {
+  try {
+    return loadConfig(process.env, { 'ingest.port': flags.port, 'ingest.host': flags.host });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`klaxon ${command}: ${err.message}\n`);
+    return undefined;
+  }
+}
+
+/** Errors a user can fix (settings, files, unsafe address): one clear line, no stack. */
+export function reportStartupError(command: string, err: unknown): void {
+  const fixable = err instanceof UnsafeListenError || err instanceof ConfigError;
+  process.stderr.write(
+    `klaxon ${command}: ${fixable ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`,
+  );
+}
+
+/** Runs `stop` once on the first SIGINT/SIGTERM; a second signal exits at once. */
+export function onShutdownSignal(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    stop(signal).then(
+      () => process.exit(process.exitCode ?? 0),
+      (err: unknown) => {
+        process.stderr.write(`klaxon: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export function announceGeneratedToken(token: string | undefined): void {
+  if (token === undefined) return;
+  process.stderr.write(`klaxon: no KLAXON_TOKENS_FILE; generated a token for cluster "local": ${token}\n`);
+}
