@@ -99,8 +99,11 @@ kafka_fetch() {
 </project>
 EOF
   rm -rf "$kafka_lib.tmp"
-  (cd "$kdir/fetch" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_lib.tmp") ||
+  (cd "$kdir/fetch" && mvn -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_lib.tmp") \
+    >"$kdir/fetch/mvn.log" 2>&1 || {
+    tail -n 40 "$kdir/fetch/mvn.log" >&2
     die "Maven could not fetch org.apache.kafka:kafka_2.13:$kafka_version"
+  }
   javac -d "$kafka_lib.tmp/check" -cp "$kafka_lib.tmp/*" "$here/KafkaReady.java" || die "could not compile KafkaReady.java"
   touch "$kafka_lib.tmp/.complete"
   rm -rf "$kafka_lib"
@@ -230,9 +233,12 @@ es_fetch() {
   command -v unzip >/dev/null 2>&1 || die "unzip is needed to unpack Elasticsearch (apt-get install unzip)"
   say "fetching Elasticsearch $es_version (integ-test-zip) from Maven Central (once)"
   mkdir -p "$edir/fetch"
-  (cd "$edir/fetch" && mvn -q -B -Dstyle.color=never dependency:copy \
-    -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$es_version:zip" -DoutputDirectory="$edir/fetch") ||
+  (cd "$edir/fetch" && mvn -B dependency:copy \
+    -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$es_version:zip" -DoutputDirectory="$edir/fetch") \
+    >"$edir/fetch/mvn.log" 2>&1 || {
+    tail -n 40 "$edir/fetch/mvn.log" >&2
     die "Maven could not fetch org.elasticsearch.distribution.integ-test-zip:elasticsearch:$es_version:zip"
+  }
   rm -rf "$edir/unpack" "$es_home"
   mkdir -p "$edir/unpack"
   unzip -q "$edir/fetch/elasticsearch-$es_version.zip" -d "$edir/unpack"
