@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config.ts';
+import { ConfigError, ENV_VARS, loadConfig } from '../../../src/config.ts';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
@@ -47,5 +47,13 @@ describe('loadConfig', () => {
     expect(c.ingest.port).toBe(9100);
     writeFileSync(file, 'kafka:\n  evntsTopic: typo\n');
     expect(() => loadConfig({ KLAXON_CONFIG: file })).toThrow(/evntsTopic/);
+  });
+});
+
+describe('README', () => {
+  it('documents every environment variable', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'));
+    for (const name of Object.keys(ENV_VARS)) expect(section).toContain(`| \`${name}\` |`);
   });
 });
