@@ -17,32 +17,44 @@ export interface RoundsOptions {
   rounds: number;
 }
 
+export interface RoundResult {
+  /** Median events per CPU-second of this process (per core; robust to noisy neighbours). */
+  eps: number;
+  /** Median events per wall-clock second. */
+  wallEps: number;
+  rounds: number[];
+}
+
 /**
  * Runs each named workload `warmup` times untimed, then `rounds` timed rounds,
  * interleaving the workloads round by round so machine noise hits them alike.
  * Each workload returns how many events it handled; the result is the median
- * events per second of each.
+ * events per CPU-second (and per wall-clock second) of each.
  */
 export function interleavedRounds(
   workloads: Record<string, () => number>,
   options: RoundsOptions,
-): Record<string, { eps: number; rounds: number[] }> {
+): Record<string, RoundResult> {
   const names = Object.keys(workloads);
   for (let i = 0; i < options.warmup; i++) for (const name of names) workloads[name]?.();
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < options.rounds; r++) {
     for (const name of names) {
       const run = workloads[name] as () => number;
+      const cpu0 = process.cpuUsage();
       const start = process.hrtime.bigint();
       const events = run();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      samples[name]?.push(events / seconds);
+      const used = process.cpuUsage(cpu0);
+      cpu[name]?.push(events / ((used.user + used.system) / 1e6));
+      wall[name]?.push(events / seconds);
     }
   }
   return Object.fromEntries(
     names.map((n) => {
-      const rounds = samples[n] ?? [];
-      return [n, { eps: median(rounds), rounds }];
+      const rounds = cpu[n] ?? [];
+      return [n, { eps: median(rounds), wallEps: median(wall[n] ?? []), rounds }];
     }),
   );
 }

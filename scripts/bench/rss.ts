@@ -1,0 +1,112 @@
+/**
+ * `rss_mb`: detector memory with N live correlation keys, in a fresh child process
+ * (run with `--expose-gc`): RSS after loading the catalogue and creating the
+ * detector is the baseline; then N failed-authentication events, each from a
+ * different source IP and user, each open one window of the failed-auth burst
+ * correlation (none reaches its threshold, so none fires); RSS again after a
+ * full GC. The difference is the correlation state.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface RssFigures {
+  rss_mb: number;
+  detail: string;
+}
+
+interface ChildReport {
+  baseRssMb: number;
+  rssMb: number;
+  heapMb: number;
+  alerts: number;
+  keys: number;
+  seconds: number;
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+export function measureCorrelationRss(rulePaths: string[], keys: number, seed: number): Promise<RssFigures> {
+  return new Promise((resolve, reject) => {
+    const child = fork(SELF, ['--child', JSON.stringify({ rulePaths, keys, seed })], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.once('message', (m: ChildReport) => {
+      const delta = m.rssMb - m.baseRssMb;
+      resolve({
+        rss_mb: delta,
+        detail:
+          `${m.keys} keys opened in ${m.seconds.toFixed(1)} s, ${m.alerts} alerts; RSS ${m.baseRssMb.toFixed(1)} → ` +
+          `${m.rssMb.toFixed(1)} MiB (+${delta.toFixed(1)}), heap used +${m.heapMb.toFixed(1)} MiB ` +
+          `(${((delta * 1024 * 1024) / m.keys).toFixed(0)} B/key)`,
+      });
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`rss child exited with ${code}`));
+    });
+  });
+}
+
+async function child(options: { rulePaths: string[]; keys: number; seed: number }): Promise<void> {
+  const { Detector, loadRules } = await import('../../src/detect/index.ts');
+  const { normalizeAudit } = await import('../../src/normalize/index.ts');
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  const settle = () => {
+    for (let i = 0; i < 3; i++) gc();
+  };
+  const { ruleset, errors } = await loadRules(options.rulePaths);
+  if (errors.length > 0) throw new Error(`rule errors: ${JSON.stringify(errors)}`);
+  const detector = new Detector(ruleset);
+  // Held from a global so no GC can drop the detector's state before the figures are taken.
+  (globalThis as { benchDetector?: unknown }).benchDetector = detector;
+  settle();
+  const base = process.memoryUsage();
+  const start = Date.UTC(2026, 0, 1);
+  const t0 = performance.now();
+  let alerts = 0;
+  for (let i = 0; i < options.keys; i++) {
+    // 1 ms apart: 100,000 events span 100 s, inside every burst window.
+    const at = new Date(start + i).toISOString();
+    const raw = {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'Metadata',
+      auditID: `rss-${options.seed}-${i}`,
+      stage: 'ResponseComplete',
+      requestURI: '/api/v1/namespaces/kube-system/secrets',
+      verb: 'list',
+      user: { username: `user-${i}` },
+      sourceIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+      userAgent: 'python-requests/2.31.0',
+      objectRef: { resource: 'secrets', namespace: 'kube-system', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, status: 'Failure', reason: 'Unauthorized', code: 401 },
+      requestReceivedTimestamp: at,
+      stageTimestamp: at,
+    };
+    const result = normalizeAudit(raw, { cluster: 'bench' });
+    if (!result.ok) throw new Error(result.reason);
+    alerts += detector.process(result.event).length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  settle();
+  const after = process.memoryUsage();
+  const mb = (n: number) => n / 1024 / 1024;
+  const report: ChildReport = {
+    baseRssMb: mb(base.rss),
+    rssMb: mb(after.rss),
+    heapMb: mb(after.heapUsed - base.heapUsed),
+    alerts,
+    keys: options.keys,
+    seconds,
+  };
+  process.send?.(report, () => process.exit(0));
+}
+
+if (process.argv[2] === '--child') {
+  child(JSON.parse(process.argv[3] ?? '{}')).catch((err) => {
+    process.stderr.write(`rss child failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}
