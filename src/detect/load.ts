@@ -259,13 +259,8 @@ function buildFilter(raw: Record<string, unknown>, file: string, line: number): 
   const scope = scopeOf(logsource) ?? 'ecs';
   const f = raw.filter as Record<string, unknown>;
   const compiled = compileDetection(f, scope, ['filter'], ['rules']);
-  const refs = f.rules;
-  const rules =
-    typeof refs === 'string' && ['any', 'all'].includes(refs.toLowerCase())
-      ? ('all' as const)
-      : Array.isArray(refs) && refs.length === 0
-        ? ('all' as const)
-        : stringList(Array.isArray(refs) ? refs : [refs]);
+  // The Sigma schema requires a non-empty list of rule ids or names (pySigma's `any` is not in it).
+  const rules = stringList(f.rules);
   return {
     kind: 'filter',
     id: optionalString(raw.id),
@@ -413,18 +408,15 @@ export function loadRules(paths: string[]): LoadResult {
   }
 
   for (const f of filters) {
-    const targets =
-      f.rules === 'all'
-        ? rules.filter((r) => logsourceCovers(f.logsource, r.logsource))
-        : f.rules.map((ref) => byRef.get(ref)).filter((r): r is DetectionRule => r?.kind === 'detection');
-    if (f.rules !== 'all') {
-      const unknown = f.rules.filter((ref) => byRef.get(ref)?.kind !== 'detection');
-      if (unknown.length > 0)
-        errors.push({
-          where: `${f.file}:${f.line}`,
-          reason: `filter refers to unknown detection rule(s): ${unknown.join(', ')}`,
-        });
-    }
+    const targets = f.rules
+      .map((ref) => byRef.get(ref))
+      .filter((r): r is DetectionRule => r?.kind === 'detection');
+    const unknown = f.rules.filter((ref) => byRef.get(ref)?.kind !== 'detection');
+    if (unknown.length > 0)
+      errors.push({
+        where: `${f.file}:${f.line}`,
+        reason: `filter refers to unknown detection rule(s): ${unknown.join(', ')}`,
+      });
     for (const r of targets) if (logsourceCovers(f.logsource, r.logsource)) r.filters.push(f.match);
   }
 

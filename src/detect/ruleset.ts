@@ -75,8 +75,8 @@ export interface FilterRule {
   file: string;
   line: number;
   logsource: Record<string, string>;
-  /** 'all' (pySigma's `any`/`all`/empty list) or rule ids/names. */
-  rules: 'all' | string[];
+  /** Rule ids or names the filter applies to. */
+  rules: string[];
   match: EventPredicate;
 }
 

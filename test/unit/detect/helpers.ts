@@ -86,9 +86,9 @@ export function rule(
   logsource = '{product: kubernetes, service: audit}',
 ): string {
   const id = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
+  const name = /^name:/m.test(extra) ? '' : `name: test-rule-${seq}\n`;
   return `title: Test rule ${seq}
-name: test-rule-${seq}
-id: ${id}
+${name}id: ${id}
 logsource: ${logsource}
 level: high
 ${extra}
