@@ -116,8 +116,11 @@ export class Detector {
       const stage = a.stage;
       const ref = a.objectRef as Record<string, unknown> | undefined;
       if (stage !== undefined && stage !== 'ResponseComplete') {
-        // Long-running requests (exec, attach, port-forward) log ResponseStarted when the session opens.
-        if (stage !== 'ResponseStarted' || !LONG_RUNNING.has(ref?.subresource as string)) return out;
+        // Long-running requests (exec, attach, port-forward) log ResponseStarted when the session opens;
+        // failed authentication (401) is logged at ResponseStarted only (apiserver WithFailedAuthenticationAudit).
+        const code = (a.responseStatus as Record<string, unknown> | undefined)?.code;
+        if (stage !== 'ResponseStarted' || !(LONG_RUNNING.has(ref?.subresource as string) || code === 401))
+          return out;
       }
       const resource = lower(ref?.resource);
       if (resource !== undefined) check(this.audit.byResource.get(resource));
