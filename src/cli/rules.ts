@@ -50,21 +50,31 @@ function lintDoc(doc: LoadedDoc): Finding[] {
     return out;
   }
   const own = typeof doc.raw.name === 'string';
-  const problem = (message: string) => out.push({ where, severity: own ? 'error' : 'warning', message });
+  // A rule that only feeds correlations raises no alert: its correlation carries the metadata and the tests.
+  const alerting = doc.rule?.kind !== 'filter' && doc.rule?.generates === true;
+  const problem = (message: string, required = true) =>
+    out.push({ where, severity: own && required ? 'error' : 'warning', message });
   if (!own) problem('no `name` (kebab-case slug): using a slug of the title');
   else if (!KEBAB.test(doc.raw.name as string)) problem(`name "${doc.raw.name}" is not kebab-case`);
   if (typeof doc.raw.id !== 'string' || !UUID.test(doc.raw.id)) problem('id must be a UUID');
+  for (const t of stringTags(doc.raw.tags))
+    if (t.startsWith('attack.') && !MITRE.test(t)) problem(`tag "${t}" is not a MITRE ATT&CK tag`);
+  if (!alerting) return out;
   if (typeof doc.raw.level !== 'string') problem('no level');
-  const tags = Array.isArray(doc.raw.tags) ? (doc.raw.tags as unknown[]) : [];
-  const attack = tags.filter((t): t is string => typeof t === 'string' && t.startsWith('attack.'));
-  if (!attack.some((t) => /^attack\.t[0-9]{4}/.test(t))) problem('no MITRE technique tag (attack.tNNNN)');
-  for (const t of attack) if (!MITRE.test(t)) problem(`tag "${t}" is not a MITRE ATT&CK tag`);
+  const attack = stringTags(doc.raw.tags).filter((t) => t.startsWith('attack.'));
+  if (attack.length === 0) problem('no MITRE ATT&CK tag (attack.*)');
+  else if (!attack.some((t) => /^attack\.t[0-9]{4}/.test(t)))
+    problem('no MITRE technique tag (attack.tNNNN)', false);
   if (!Array.isArray(doc.raw.falsepositives) || doc.raw.falsepositives.length === 0)
     problem('no falsepositives');
   const tests = doc.tests ?? [];
   if (!tests.some((t) => t.expect === 'fire')) problem('no test that must fire');
   if (!tests.some((t) => t.expect === 'quiet')) problem('no test that must stay quiet');
   return out;
+}
+
+function stringTags(tags: unknown): string[] {
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
 }
 
 function lintCommand(paths: string[]): number {

@@ -36,7 +36,8 @@ function isFalco(ev: Record<string, unknown>): boolean {
 /**
  * Completes a test event the way the API server or Falco would have written it:
  * audit events get kind, apiVersion, level, auditID, stage, timestamps, a
- * response code (201 for create) and an allow decision; Falco alerts get time,
+ * response code (201 for create) and an allow decision (unless the test gives
+ * `annotations`, even empty); Falco alerts get time,
  * priority, output and source. What the test gives is kept.
  */
 export function fillTestEvent(
@@ -56,7 +57,6 @@ export function fillTestEvent(
     };
   }
   const status = (ev.responseStatus as Record<string, unknown> | undefined) ?? {};
-  const annotations = (ev.annotations as Record<string, unknown> | undefined) ?? {};
   return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
@@ -67,7 +67,8 @@ export function fillTestEvent(
     stageTimestamp: iso(ms),
     ...ev,
     responseStatus: { code: ev.verb === 'create' ? 201 : 200, ...status },
-    annotations: { 'authorization.k8s.io/decision': 'allow', ...annotations },
+    // Given annotations are kept as they are (`annotations: {}` means none).
+    annotations: ev.annotations ?? { 'authorization.k8s.io/decision': 'allow' },
   };
 }
 
