@@ -66,6 +66,11 @@ export const spoolDropped = new Counter({
   help: 'Events refused because the spool was full (answered 503).',
   registers: r,
 });
+export const spoolCorrupt = new Counter({
+  name: 'klaxon_spool_corrupt_records_total',
+  help: 'Torn or corrupt spool records found on recovery (checksum mismatch), skipped.',
+  registers: r,
+});
 
 // Detection
 export const detectEvents = new Counter({
