@@ -85,6 +85,8 @@ export const Settings = z.object({
       deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
       /** Consumer group of `detect` on the events topic. */
       groupId: z.string().min(1).default('klaxon-detect'),
+      /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
+      serveGroupId: z.string().min(1).default('klaxon-serve'),
       /** Consumer group of `detect` on the signals topic. */
       correlateGroupId: z.string().min(1).default('klaxon-correlate'),
     })
@@ -177,6 +179,7 @@ export const ENV_VARS = {
   KLAXON_DEADLETTER_TOPIC: 'kafka.deadletterTopic',
   KLAXON_GROUP_ID: 'kafka.groupId',
   KLAXON_CORRELATE_GROUP_ID: 'kafka.correlateGroupId',
+  KLAXON_SERVE_GROUP_ID: 'kafka.serveGroupId',
   ELASTICSEARCH_URL: 'elasticsearch.url',
   ELASTICSEARCH_API_KEY: 'elasticsearch.apiKey',
   ELASTICSEARCH_USERNAME: 'elasticsearch.username',

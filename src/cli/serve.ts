@@ -80,7 +80,7 @@ async function startDetection(
   let stopping = false;
   let processed = 0;
   const subscription = await bus.subscribe({
-    groupId: 'klaxon-serve',
+    groupId: settings.kafka.serveGroupId,
     topics: [settings.kafka.eventsTopic],
     // A new group reads what ingest accepted before it joined; later starts resume from the commit.
     fromBeginning: true,

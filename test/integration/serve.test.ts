@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Alert } from '../../src/schema/alert.ts';
+import { auditEvent, eventList, falcoAlert, TOKENS } from '../unit/ingest/helpers.ts';
+import { kafkaBrokers, uniqueTopic, waitFor } from './services.ts';
+
+const bin = fileURLToPath(new URL('../../bin/klaxon.js', import.meta.url));
+
+// A rule of the test's own, so the test does not depend on the catalogue's wording.
+const RULE = `title: Serve test cluster role binding
+name: serve-test-crb
+id: 5d0c7f8e-4b7a-4c21-9a53-0e3f9f8b1a11
+status: test
+level: high
+logsource:
+    product: kubernetes
+    service: audit
+detection:
+    selection:
+        verb: create
+        objectRef.resource: clusterrolebindings
+    condition: selection
+`;
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+let served: Served | undefined;
+afterEach(() => {
+  served?.child.kill('SIGKILL');
+  served = undefined;
+});
+
+async function startServe(extraEnv: Record<string, string>): Promise<Served> {
+  const dir = mkdtempSync(join(tmpdir(), 'klaxon-serve-'));
+  writeFileSync(join(dir, 'rule.yml'), RULE);
+  writeFileSync(
+    join(dir, 'tokens.yaml'),
+    `prod: ${TOKENS.prod}\nstaging:\n  - ${TOKENS.staging[0]}\n  - ${TOKENS.staging[1]}\n`,
+  );
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of ['KAFKA_BROKERS', 'ELASTICSEARCH_URL', 'KLAXON_ALERTMANAGER_URL']) delete env[name];
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1'], {
+    env: { ...env, KLAXON_TOKENS_FILE: join(dir, 'tokens.yaml'), KLAXON_RULES: dir, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const url = await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
+    return /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(err)?.[1];
+  }, 60_000);
+  return { child, url, stdout: () => out, stderr: () => err };
+}
+
+const alertsOf = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Alert);
+
+async function post(url: string, token: string, body: unknown, path = '/v1/audit') {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const binding = (user: string) =>
+  auditEvent({
+    verb: 'create',
+    user: { username: user },
+    objectRef: {
+      resource: 'clusterrolebindings',
+      apiGroup: 'rbac.authorization.k8s.io',
+      name: `crb-${user}`,
+    },
+    responseStatus: { code: 201 },
+  });
+
+describe.each([
+  ['memory', () => ({})],
+  [
+    'kafka',
+    () => ({
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KLAXON_EVENTS_TOPIC: uniqueTopic('serve-events'),
+      KLAXON_SERVE_GROUP_ID: uniqueTopic('serve-group'),
+    }),
+  ],
+])('klaxon serve on the %s bus', (kind, extraEnv) => {
+  it('is ready, ingests, and prints alerts that carry the cluster of the token', async () => {
+    served = await startServe(extraEnv());
+    const { url } = served;
+    expect(served.stderr()).toContain(`"bus":"${kind}"`);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect(served.stderr()).not.toContain(TOKENS.prod);
+
+    const batch = await post(
+      url,
+      TOKENS.prod,
+      eventList([auditEvent(), binding('mallory'), auditEvent(), auditEvent()]),
+    );
+    expect(batch).toEqual({ status: 200, body: { accepted: 4, rejected: [] } });
+    expect((await post(url, TOKENS.staging[1]!, eventList([binding('eve')]))).status).toBe(200);
+    expect((await post(url, TOKENS.prod, falcoAlert(), '/v1/falco')).status).toBe(200);
+    expect((await fetch(`${url}/v1/audit`, { method: 'POST', body: '{}' })).status).toBe(401);
+
+    const alerts = await waitFor(() => {
+      const got = alertsOf(served!.stdout()).filter((a) => a.rule.name === 'serve-test-crb');
+      return got.length >= 2 && got;
+    }, 60_000);
+    const byUser = Object.fromEntries(alerts.map((a) => [a.user?.name, a.orchestrator?.cluster?.name]));
+    expect(byUser).toEqual({ mallory: 'prod', eve: 'staging' });
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /klaxon_ingest_events_total\{source="audit",cluster="prod",outcome="accepted"\} 4/,
+    );
+
+    served.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => served!.child.on('exit', resolve));
+    expect(code).toBe(0);
+  });
+});
