@@ -143,6 +143,22 @@ export const Settings = z.object({
       auditBodyLimit: bytes.default(32 * MiB),
       falcoBodyLimit: bytes.default(1 * MiB),
       auditEventLimit: bytes.default(256 * 1024),
+      /** Whole-request deadline, body included: a slow-loris sender is cut off with 408. */
+      requestTimeoutSeconds: int(1, 3_600).default(30),
+      /** Requests per second per cluster (token bucket); 0 turns the limit off. */
+      rateLimit: z.coerce.number().min(0).default(0),
+      /** Bucket size: requests a cluster may send at once (default: twice the rate, at least 1). */
+      rateBurst: z.coerce.number().min(1).optional(),
+      /** Durable spool for events Kafka cannot take right now (`ingest`, and `serve` on Kafka). */
+      spool: z
+        .object({
+          dir: z.string().min(1).default('./var/spool'),
+          maxBytes: bytes.default(1024 * MiB),
+          /** How long a request waits for Kafka before its events go to the spool. */
+          kafkaTimeoutMs: int(50, 60_000).default(2_000),
+        })
+        .strict()
+        .prefault({}),
     })
     .strict()
     .prefault({}),
@@ -202,6 +218,12 @@ export const ENV_VARS = {
   KLAXON_AUDIT_BODY_LIMIT: 'ingest.auditBodyLimit',
   KLAXON_FALCO_BODY_LIMIT: 'ingest.falcoBodyLimit',
   KLAXON_AUDIT_EVENT_LIMIT: 'ingest.auditEventLimit',
+  KLAXON_REQUEST_TIMEOUT_SECONDS: 'ingest.requestTimeoutSeconds',
+  KLAXON_RATE_LIMIT: 'ingest.rateLimit',
+  KLAXON_RATE_BURST: 'ingest.rateBurst',
+  KLAXON_SPOOL_DIR: 'ingest.spool.dir',
+  KLAXON_SPOOL_MAX_BYTES: 'ingest.spool.maxBytes',
+  KLAXON_SPOOL_KAFKA_TIMEOUT_MS: 'ingest.spool.kafkaTimeoutMs',
   KLAXON_RULES: 'detect.rules',
   KLAXON_ALERTS_FILE: 'detect.alertsFile',
   KLAXON_DETECT_PORT: 'detect.port',

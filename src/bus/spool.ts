@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { spoolBytes, spoolCorrupt, spoolDrained, spoolDropped, spoolEvents } from '../metrics.ts';
 import { decodeSegment, encodeRecord, type SpooledMessage } from './spool-record.ts';
@@ -448,4 +449,25 @@ function nextChunk(
     bytes += size;
   }
   return chunk;
+}
+
+/**
+ * Wraps a Kafka bus in the spool configured by `settings.ingest.spool`; the in-memory bus
+ * needs none (it lives and dies with the process that produces to it).
+ */
+export function withSpool(
+  bus: Bus,
+  settings: Pick<Settings, 'ingest'>,
+  logger: Logger,
+  options: { startOffline: boolean },
+): Bus {
+  if (bus.kind !== 'kafka') return bus;
+  const { spool } = settings.ingest;
+  return new SpoolBus(bus, {
+    dir: spool.dir,
+    maxBytes: spool.maxBytes,
+    directTimeoutMs: spool.kafkaTimeoutMs,
+    startOffline: options.startOffline,
+    logger,
+  });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createBus } from '../bus/index.ts';
+import { withSpool } from '../bus/spool.ts';
 import {
   announceGeneratedToken,
   type ListenFlags,
@@ -27,12 +28,13 @@ async function ingest(flags: ListenFlags): Promise<number> {
     reportStartupError('ingest', err);
     return 2;
   }
-  const bus = createBus(settings, logger);
+  // Kafka down at start is survivable: events go to the spool until it is reachable.
+  const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: true });
   try {
     await bus.start();
   } catch (err) {
     process.stderr.write(
-      `klaxon ingest: cannot reach Kafka at ${settings.kafka.brokers.join(',')}: ${(err as Error).message}\n`,
+      `klaxon ingest: cannot open the spool in ${settings.ingest.spool.dir}: ${(err as Error).message}\n`,
     );
     await bus.stop();
     return 1;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Bus, createBus, MemoryBus, type Subscription } from '../bus/index.ts';
+import { withSpool } from '../bus/spool.ts';
 import type { Settings } from '../config.ts';
 import { Detector, loadRules } from '../detect/index.ts';
 import {
@@ -138,7 +139,7 @@ async function serve(flags: ListenFlags): Promise<number> {
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
   const sinks = await openSinks(settings);
-  const bus = createBus(settings, logger);
+  const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: false });
   try {
     await bus.start();
   } catch (err) {

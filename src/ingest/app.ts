@@ -7,6 +7,7 @@ import Fastify, {
 } from 'fastify';
 import { pino } from 'pino';
 import type { Bus, BusMessage } from '../bus/index.ts';
+import { SpoolBus } from '../bus/spool.ts';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ingestEvents, ingestRejected, ingestRequestBytes, ingestRequests, registry } from '../metrics.ts';
@@ -16,6 +17,7 @@ import { parseFalcoBody } from '../schema/falco.ts';
 import { type AuthConfig, authenticate } from './auth.ts';
 import { itemSizes } from './item-spans.ts';
 import { BusPublisher, type EventPublisher, eventMessage, RetryLaterError } from './publisher.ts';
+import { RateLimiter } from './rate-limit.ts';
 
 export interface IngestAppOptions {
   settings: Pick<Settings, 'ingest' | 'kafka'>;
@@ -30,7 +32,14 @@ export interface IngestAppOptions {
 
 type Source = 'audit' | 'falco';
 /** Reasons in `klaxon_ingest_rejected_total`: a small fixed set, never free text. */
-type RejectReason = 'auth' | 'content_type' | 'too_large' | 'json' | 'schema' | 'unavailable';
+type RejectReason =
+  | 'auth'
+  | 'content_type'
+  | 'too_large'
+  | 'json'
+  | 'schema'
+  | 'unavailable'
+  | 'rate_limited';
 
 export interface Rejection {
   index: number;
@@ -65,19 +74,29 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   const { settings, auth } = options;
   const limits = settings.ingest;
   const publisher = options.publisher ?? new BusPublisher(options.bus, settings.kafka.eventsTopic);
+  const requestTimeout = limits.requestTimeoutSeconds * 1000;
+  // Node checks request deadlines only every `connectionsCheckingInterval` (30 s by default).
+  const timeouts = {
+    connectionsCheckingInterval: Math.min(5_000, Math.max(250, requestTimeout / 4)),
+    headersTimeout: Math.min(60_000, requestTimeout),
+  };
   const https = options.https
     ? {
+        ...timeouts,
         cert: options.https.cert,
         key: options.https.key,
         ...(options.https.ca ? { ca: options.https.ca, requestCert: true, rejectUnauthorized: false } : {}),
       }
     : null;
+  const rateLimiter =
+    limits.rateLimit > 0 ? new RateLimiter({ rate: limits.rateLimit, burst: limits.rateBurst }) : undefined;
   const app = Fastify({
     loggerInstance: options.logger ?? pino({ level: 'silent' }),
     // Per-request lines would flood the log at webhook rates; errors are logged in the handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.falcoBodyLimit,
-    ...(https ? { https } : {}),
+    requestTimeout,
+    ...(https ? { https } : { http: timeouts }),
   }) as unknown as FastifyInstance;
 
   // Keep the raw bytes: JSON.parse runs once in the handler, and the per-event size limit
@@ -106,11 +125,21 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) =>
-    (await publisher.ready())
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await publisher.ready();
+    // With the spool, ingest is safe while Kafka is down: ready, but the body says degraded.
+    if (options.bus instanceof SpoolBus) {
+      const status = await options.bus.status();
+      return ready
+        ? { status: status.degraded ? 'degraded' : 'ready', ...status }
+        : reply
+            .code(503)
+            .send({ error: 'not_ready', reason: 'kafka is unreachable and the spool is full', ...status });
+    }
+    return ready
       ? { status: 'ready' }
-      : reply.code(503).send({ error: 'not_ready', reason: `${options.bus.kind} bus is not reachable` }),
-  );
+      : reply.code(503).send({ error: 'not_ready', reason: `${options.bus.kind} bus is not reachable` });
+  });
   app.get('/metrics', async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
@@ -137,6 +166,17 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
         error: 'unsupported_media_type',
         reason: `content type ${type || '(none)'} is not accepted here; send ${types.join(' or ')}`,
       });
+    }
+    const wait = rateLimiter?.take(result.cluster) ?? 0;
+    if (wait > 0) {
+      ingestRejected.inc({ source, reason: 'rate_limited' });
+      return reply
+        .code(429)
+        .header('retry-after', String(wait))
+        .send({
+          error: 'rate_limited',
+          reason: `cluster ${result.cluster} is over its rate limit of ${limits.rateLimit} requests per second`,
+        });
     }
     clusterOf.set(request, result.cluster);
   };
