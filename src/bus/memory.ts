@@ -22,6 +22,31 @@ class Signal {
   }
 }
 
+/** A retained message; its value becomes a Buffer only when a consumer reads it, off the producer's path. */
+class MemoryMessage implements ConsumedMessage {
+  readonly topic: string;
+  readonly partition = 0;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly headers: Record<string, string>;
+  readonly timestamp: number;
+  private raw: Buffer | string;
+
+  constructor(topic: string, offset: number, message: BusMessage, timestamp: number) {
+    this.topic = topic;
+    this.offset = String(offset);
+    this.key = message.key;
+    this.headers = message.headers ?? {};
+    this.timestamp = timestamp;
+    this.raw = message.value;
+  }
+
+  get value(): Buffer {
+    if (typeof this.raw === 'string') this.raw = Buffer.from(this.raw);
+    return this.raw;
+  }
+}
+
 interface TopicLog {
   /** Offset of entries[0]. */
   base: number;
@@ -107,17 +132,7 @@ export class MemoryBus implements Bus {
     }
     const timestamp = Date.now();
     let offset = log.base + log.entries.length;
-    for (const m of messages) {
-      log.entries.push({
-        topic,
-        partition: 0,
-        offset: String(offset++),
-        key: m.key,
-        value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
-        headers: m.headers ?? {},
-        timestamp,
-      });
-    }
+    for (const m of messages) log.entries.push(new MemoryMessage(topic, offset++, m, timestamp));
     this.data.notify();
   }
 

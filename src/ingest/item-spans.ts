@@ -1,10 +1,10 @@
 /**
  * Byte sizes of the events in an audit body, read off the raw bytes so that the
- * per-event limit costs neither a second parse nor a re-serialization. Strings (most
- * of an audit event's bytes) are skipped with `indexOf`, which is native.
+ * per-event limit costs neither a second parse nor a re-serialization: one pass over
+ * the bytes that tracks nesting and skips string contents.
  *
- * Only the structure JSON.parse already accepted is walked, so the scanner trusts it is
- * well-formed; it returns undefined rather than guess when something is unexpected.
+ * Only bodies JSON.parse already accepted are scanned, so the scanner trusts the
+ * structure; callers check the count against the parsed items and fall back otherwise.
  */
 
 const QUOTE = 0x22;
@@ -14,82 +14,15 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
-const COLON = 0x3a;
 
-function skipWhitespace(b: Buffer, i: number): number {
-  while (i < b.length) {
-    const c = b[i]!;
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-    i++;
-  }
-  return i;
-}
-
-/** `i` is at an opening quote; returns the index after the closing quote, or -1. */
-function skipString(b: Buffer, i: number): number {
-  let from = i + 1;
-  for (;;) {
-    const q = b.indexOf(QUOTE, from);
-    if (q < 0) return -1;
-    let k = q - 1;
-    while (b[k] === BACKSLASH) k--;
-    if ((q - 1 - k) % 2 === 0) return q + 1;
-    from = q + 1;
-  }
-}
-
-/** `i` is at the start of a value; returns the index after it, or -1. */
-function skipValue(b: Buffer, i: number): number {
-  const c = b[i];
-  if (c === QUOTE) return skipString(b, i);
-  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-    let depth = 0;
-    while (i < b.length) {
-      const d = b[i]!;
-      if (d === QUOTE) {
-        i = skipString(b, i);
-        if (i < 0) return -1;
-        continue;
-      }
-      if (d === OPEN_OBJECT || d === OPEN_ARRAY) depth++;
-      else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
-      i++;
-    }
-    return -1;
-  }
-  while (i < b.length) {
-    const d = b[i]!;
-    if (
-      d === COMMA ||
-      d === CLOSE_OBJECT ||
-      d === CLOSE_ARRAY ||
-      d === 0x20 ||
-      d === 0x0a ||
-      d === 0x0d ||
-      d === 0x09
-    )
-      break;
-    i++;
-  }
-  return i;
-}
-
-/** `i` is at `[`; sizes of the array's elements. */
-function elementSizes(b: Buffer, i: number): number[] | undefined {
-  const sizes: number[] = [];
-  i = skipWhitespace(b, i + 1);
-  if (b[i] === CLOSE_ARRAY) return sizes;
-  for (;;) {
-    const end = skipValue(b, i);
-    if (end < 0) return undefined;
-    sizes.push(end - i);
-    i = skipWhitespace(b, end);
-    if (b[i] === CLOSE_ARRAY) return sizes;
-    if (b[i] !== COMMA) return undefined;
-    i = skipWhitespace(b, i + 1);
+function isItemsKey(buf: Buffer, start: number, end: number): boolean {
+  const key = buf.toString('latin1', start, end);
+  if (key === 'items') return true;
+  if (!key.includes('\\')) return false;
+  try {
+    return JSON.parse(`"${key}"`) === 'items';
+  } catch {
+    return false;
   }
 }
 
@@ -97,28 +30,72 @@ function elementSizes(b: Buffer, i: number): number[] | undefined {
  * Sizes of a top-level array's elements, or of the elements of a top-level object's
  * `items` array (the last `items` key, as JSON.parse keeps the last duplicate).
  */
-export function itemSizes(b: Buffer): number[] | undefined {
-  let i = skipWhitespace(b, 0);
-  if (b[i] === OPEN_ARRAY) return elementSizes(b, i);
-  if (b[i] !== OPEN_OBJECT) return undefined;
+export function itemSizes(buf: Buffer): number[] | undefined {
+  // A plain Uint8Array view keeps the loop on V8's fast typed-array path.
+  const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  const n = b.length;
+  let i = 0;
+  while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  const rootIsObject = b[i] === OPEN_OBJECT;
+  if (!rootIsObject && b[i] !== OPEN_ARRAY) return undefined;
+
   let found: number[] | undefined;
-  i = skipWhitespace(b, i + 1);
-  if (b[i] === CLOSE_OBJECT) return undefined;
-  for (;;) {
-    if (b[i] !== QUOTE) return undefined;
-    const keyEnd = skipString(b, i);
-    if (keyEnd < 0) return undefined;
-    const key = b.toString('latin1', i + 1, keyEnd - 1);
-    i = skipWhitespace(b, keyEnd);
-    if (b[i] !== COLON) return undefined;
-    i = skipWhitespace(b, i + 1);
-    const isItems = key === 'items' || (key.includes('\\') && JSON.parse(`"${key}"`) === 'items');
-    if (isItems) found = b[i] === OPEN_ARRAY ? elementSizes(b, i) : undefined;
-    const end = skipValue(b, i);
-    if (end < 0) return undefined;
-    i = skipWhitespace(b, end);
-    if (b[i] === CLOSE_OBJECT) return found;
-    if (b[i] !== COMMA) return undefined;
-    i = skipWhitespace(b, i + 1);
+  let sizes: number[] = [];
+  /** Nesting depth inside the array being measured; -1 while there is none. */
+  let target = rootIsObject ? -1 : 1;
+  let depth = 0;
+  let itemStart = -1;
+  let lastEnd = 0;
+  let expectKey = false;
+  let itemsKey = false;
+  for (; i < n; i++) {
+    const c = b[i]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (depth === target && itemStart < 0 && c !== COMMA && c !== CLOSE_ARRAY) itemStart = i;
+    if (c === QUOTE) {
+      const start = i + 1;
+      for (i++; i < n; i++) {
+        const d = b[i];
+        if (d === QUOTE) break;
+        if (d === BACKSLASH) i++;
+      }
+      if (expectKey && depth === 1) {
+        itemsKey = isItemsKey(buf, start, i);
+        expectKey = false;
+      }
+      lastEnd = i + 1;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      depth++;
+      if (depth === 1 && rootIsObject) expectKey = true;
+      else if (depth === 2 && itemsKey) {
+        itemsKey = false;
+        if (c === OPEN_ARRAY) {
+          target = 2;
+          sizes = [];
+          itemStart = -1;
+        }
+      }
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth === target) {
+        if (itemStart >= 0) sizes.push(lastEnd - itemStart);
+        found = sizes;
+        target = -1;
+        itemStart = -1;
+      }
+      depth--;
+      lastEnd = i + 1;
+    } else if (c === COMMA) {
+      if (depth === target) {
+        sizes.push(lastEnd - itemStart);
+        itemStart = -1;
+      }
+      if (depth === 1 && rootIsObject) {
+        expectKey = true;
+        itemsKey = false;
+      }
+    } else {
+      lastEnd = i + 1;
+    }
   }
+  return found;
 }
