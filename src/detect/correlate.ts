@@ -7,6 +7,8 @@ import { compileField, firstValue } from './fields.ts';
 import type { CorrelationCondition, CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
 
+const NONE = Object.freeze([]) as unknown as Alert[];
+
 interface Entry {
   time: number;
   eventId: string;
@@ -208,9 +210,15 @@ export class Correlator {
       let to = at + 1;
       while (to < es.length && es[to]!.time <= t) to++;
       windows.push([from, to]);
-      let to2 = to;
-      while (to2 < es.length && es[to2]!.time <= t + span) to2++;
-      if (to2 > to) windows.push([at, to2]);
+      // Signals can arrive out of event-time order (several partitions feed one window):
+      // also every window holding `at` that ends at a later entry, not only the one starting at it.
+      let start = from;
+      for (let end = to; end < es.length && es[end]!.time <= t + span; ) {
+        const te = es[end]!.time;
+        while (es[start]!.time < te - span) start++;
+        while (end < es.length && es[end]!.time <= te) end++;
+        windows.push([start, end]);
+      }
     } else {
       for (let s = 0; s <= at; s++) {
         if (es[s]!.time < t - span) continue;
@@ -304,8 +312,8 @@ export class Correlator {
   advance(timeMs: number): Alert[] {
     if (timeMs > this.maxTime) this.maxTime = timeMs;
     const wm = this.watermark();
+    if (wm < this.nextDue) return NONE;
     const out: Alert[] = [];
-    if (wm < this.nextDue) return out;
     this.nextDue = Number.POSITIVE_INFINITY;
     for (const [key, g] of this.groups) {
       this.settle(g, wm, out);

@@ -1,7 +1,7 @@
 import { alertsTotal, detectEvents } from '../metrics.ts';
 import type { Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import type { AlertContext, Signal } from '../schema/signal.ts';
+import type { Signal } from '../schema/signal.ts';
 import { alertId, buildAlert, contextOf, detectionMessage, levelFromFalcoPriority } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
 import { firstValue } from './fields.ts';
@@ -23,11 +23,16 @@ export interface RuleMatch {
   event: NormalizedEvent;
 }
 
-const NO_MATCHES: RuleMatch[] = [];
+// Shared and frozen: most events match nothing, and nothing may be added to these.
+const NO_MATCHES = Object.freeze([]) as unknown as RuleMatch[];
+const NO_ALERTS = Object.freeze([]) as unknown as Alert[];
+const AUDIT_EVENTS = detectEvents.labels({ source: 'audit' });
+const FALCO_EVENTS = detectEvents.labels({ source: 'falco' });
 const LONG_RUNNING = new Set(['exec', 'attach', 'portforward']);
 
+/** Rules by resource, then by verb; rules that require only a verb; rules that require neither. */
 interface Index {
-  byResource: Map<string, DetectionRule[]>;
+  byResource: Map<string, { byVerb: Map<string, DetectionRule[]>; anyVerb: DetectionRule[] }>;
   byVerb: Map<string, DetectionRule[]>;
   rest: DetectionRule[];
 }
@@ -42,12 +47,21 @@ function push<K>(m: Map<K, DetectionRule[]>, k: K, r: DetectionRule): void {
 function buildIndex(rules: DetectionRule[]): Index {
   const idx: Index = { byResource: new Map(), byVerb: new Map(), rest: [] };
   for (const r of rules) {
-    if (r.requires.resource && r.requires.resource.size > 0)
-      for (const v of r.requires.resource) push(idx.byResource, v, r);
-    else if (r.requires.verb && r.requires.verb.size > 0)
-      for (const v of r.requires.verb) push(idx.byVerb, v, r);
-    else if (!r.requires.resource && !r.requires.verb) idx.rest.push(r);
+    const { resource, verb } = r.requires;
     // A requirement that is an empty set (contradictory literals) can never match: indexed nowhere.
+    if (resource?.size === 0 || verb?.size === 0) continue;
+    if (resource) {
+      for (const res of resource) {
+        let slot = idx.byResource.get(res);
+        if (!slot) {
+          slot = { byVerb: new Map(), anyVerb: [] };
+          idx.byResource.set(res, slot);
+        }
+        if (verb) for (const v of verb) push(slot.byVerb, v, r);
+        else slot.anyVerb.push(r);
+      }
+    } else if (verb) for (const v of verb) push(idx.byVerb, v, r);
+    else idx.rest.push(r);
   }
   return idx;
 }
@@ -90,26 +104,29 @@ export class Detector {
     });
   }
 
+  /** Appends the matches of `rules` to `out` (allocating it on the first match). */
+  private check(rules: DetectionRule[] | undefined, event: NormalizedEvent, out: RuleMatch[]): RuleMatch[] {
+    if (!rules) return out;
+    for (let k = 0; k < rules.length; k++) {
+      const r = rules[k]!;
+      if (!r.match(event)) continue;
+      let kept = true;
+      for (let f = 0; f < r.filters.length; f++) {
+        if (!r.filters[f]!(event)) {
+          kept = false;
+          break;
+        }
+      }
+      if (!kept) continue;
+      if (out === NO_MATCHES) out = [];
+      out.push({ rule: r, event });
+    }
+    return out;
+  }
+
   /** Stateless: the detection rules (with their filters) that match the event. */
   evaluate(event: NormalizedEvent): RuleMatch[] {
     let out = NO_MATCHES;
-    const check = (rules: DetectionRule[] | undefined) => {
-      if (!rules) return;
-      for (let k = 0; k < rules.length; k++) {
-        const r = rules[k]!;
-        if (!r.match(event)) continue;
-        let kept = true;
-        for (let f = 0; f < r.filters.length; f++) {
-          if (!r.filters[f]!(event)) {
-            kept = false;
-            break;
-          }
-        }
-        if (!kept) continue;
-        if (out === NO_MATCHES) out = [];
-        out.push({ rule: r, event });
-      }
-    };
     if (event.event.dataset === 'kubernetes.audit') {
       const a = event.kubernetes?.audit;
       if (!a) return out;
@@ -122,13 +139,19 @@ export class Detector {
         if (stage !== 'ResponseStarted' || !(LONG_RUNNING.has(ref?.subresource as string) || code === 401))
           return out;
       }
-      const resource = lower(ref?.resource);
-      if (resource !== undefined) check(this.audit.byResource.get(resource));
       const verb = lower(a.verb);
-      if (verb !== undefined) check(this.audit.byVerb.get(verb));
-      check(this.audit.rest);
+      const resource = lower(ref?.resource);
+      if (resource !== undefined) {
+        const slot = this.audit.byResource.get(resource);
+        if (slot) {
+          out = this.check(slot.anyVerb, event, out);
+          if (verb !== undefined) out = this.check(slot.byVerb.get(verb), event, out);
+        }
+      }
+      if (verb !== undefined) out = this.check(this.audit.byVerb.get(verb), event, out);
+      out = this.check(this.audit.rest, event, out);
       if (out.length > 1) out.sort((x, y) => x.rule.index - y.rule.index);
-    } else if (event.event.dataset === 'falco') check(this.falco);
+    } else if (event.event.dataset === 'falco') out = this.check(this.falco, event, out);
     return out;
   }
 
@@ -155,17 +178,17 @@ export class Detector {
   /** Suppression for a rule that generates its own alerts: a new alert (revision 0) or nothing. */
   alertsFor(match: RuleMatch): Alert[] {
     const { rule, event } = match;
-    if (!rule.generates) return [];
+    if (!rule.generates) return NO_ALERTS;
     const time = Date.parse(event['@timestamp']);
-    const parts = [rule.id];
-    for (const acc of rule.suppress.by) parts.push(firstValue(acc, event) ?? '');
-    const key = JSON.stringify(parts);
-    const level = this.levelOf(rule, event);
-    const context = contextOf(event);
-    const build = (ctx: AlertContext, id: string, revision: number) =>
-      buildAlert({
+    let key = rule.id;
+    for (const acc of rule.suppress.by) key += `\u0000${firstValue(acc, event) ?? ''}`;
+    if (this.suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
+    const id = alertId(rule.id, key, event.event.id);
+    const build = (ev: NormalizedEvent, revision: number) => {
+      const ctx = contextOf(ev);
+      return buildAlert({
         rule,
-        level,
+        level: this.levelOf(rule, ev),
         context: ctx,
         alertId: id,
         eventIds: [event.event.id],
@@ -174,16 +197,14 @@ export class Detector {
         message: detectionMessage(ctx, rule.title),
         created: this.now().toISOString(),
       });
-    const id = alertId(rule.id, key, event.event.id);
-    return this.suppressor.offer({
+    };
+    return this.suppressor.open({
       key,
-      ruleName: rule.name,
       time,
-      eventId: event.event.id,
       windowMs: rule.suppress.windowMs,
-      context,
-      open: () => build(context, id, 0),
-      rebuild: (ctx) => build(ctx, id, 1),
+      event,
+      alert: build(event, 0),
+      rebuild: (last) => build(last, 1),
     });
   }
 
@@ -203,26 +224,35 @@ export class Detector {
   /** Moves event time forward: closes suppression and correlation windows that ended. */
   advance(eventTimeMs: number): Alert[] {
     if (eventTimeMs > this.maxTime) this.maxTime = eventTimeMs;
-    const out = this.correlator.advance(eventTimeMs);
-    if (this.suppressor.size > 0) out.push(...this.suppressor.expire(this.maxTime - this.latenessMs));
-    return out;
+    const closed = this.correlator.advance(eventTimeMs);
+    if (this.suppressor.size === 0) return closed;
+    const expired = this.suppressor.expire(this.maxTime - this.latenessMs);
+    return expired.length === 0 ? closed : closed.length === 0 ? expired : closed.concat(expired);
   }
 
   /** In-process detection of one event. */
   process(event: NormalizedEvent): Alert[] {
-    detectEvents.inc({ source: event.event.dataset === 'falco' ? 'falco' : 'audit' });
+    (event.event.dataset === 'falco' ? FALCO_EVENTS : AUDIT_EVENTS).inc();
     const matches = this.evaluate(event);
-    let out: Alert[] = [];
-    for (const m of matches) {
+    let out = NO_ALERTS;
+    for (let k = 0; k < matches.length; k++) {
+      const m = matches[k]!;
       if (m.event.event.dataset === 'kubernetes.audit' && !this.firstPerAuditId(m)) continue;
-      out.push(...this.alertsFor(m));
-      for (const s of this.signalsFor(m)) out.push(...this.correlate(s));
+      const raised = this.alertsFor(m);
+      if (raised.length > 0) out = out === NO_ALERTS ? raised : out.concat(raised);
+      for (const s of this.signalsFor(m)) {
+        const correlated = this.correlate(s);
+        if (correlated.length > 0) out = out === NO_ALERTS ? correlated : out.concat(correlated);
+      }
     }
     if (this.suppressor.size > 0 || this.correlator.size > 0) {
       const t = Date.parse(event['@timestamp']);
-      if (Number.isFinite(t)) out = out.concat(this.advance(t));
+      if (t > this.maxTime) {
+        const closed = this.advance(t);
+        if (closed.length > 0) out = out === NO_ALERTS ? closed : out.concat(closed);
+      }
     }
-    this.count(out);
+    if (out.length > 0) this.count(out);
     return out;
   }
 

@@ -24,23 +24,46 @@ export interface FieldAccessor {
   visit(event: NormalizedEvent, pred: LeafPredicate): Visit;
 }
 
+/**
+ * Fields whose keys are free-form and may contain dots: Kubernetes' string maps
+ * (`annotations`, `labels`, selectors, ConfigMap/Secret data, `user.extra`) and
+ * Falco's `output_fields`. Every other Kubernetes and Falco field name is an
+ * identifier without dots, so below them a path segment is one key.
+ */
+const FREE_FORM_MAPS = new Set([
+  'annotations',
+  'labels',
+  'matchLabels',
+  'nodeSelector',
+  'selector',
+  'data',
+  'stringData',
+  'binaryData',
+  'extra',
+  'output_fields',
+]);
+
 /** A dotted path, pre-split, with every run of segments pre-joined for keys that contain dots. */
 interface Path {
   readonly n: number;
-  /** joined[i][j] = segments i..j-1 joined with '.'; keys are tried longest first. */
+  /** joined[i][j] = segments i..j-1 joined with '.'. */
   readonly joined: string[][];
+  /** dotted[i]: the object at depth i is a free-form map: try dotted keys, longest first. */
+  readonly dotted: boolean[];
 }
 
 function compilePath(name: string): Path {
   const segs = name.split('.');
   const n = segs.length;
   const joined: string[][] = [];
+  const dotted: boolean[] = [];
   for (let i = 0; i < n; i++) {
     const row: string[] = [];
     for (let j = 0; j <= n; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
     joined.push(row);
+    dotted.push(i > 0 && FREE_FORM_MAPS.has(segs[i - 1]!));
   }
-  return { n, joined };
+  return { n, joined, dotted };
 }
 
 /** Applies `pred` to a leaf; an array leaf matches when any element does (an empty array is passed whole). */
@@ -67,8 +90,12 @@ function walk(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
   }
   const obj = node as Record<string, unknown>;
   const row = p.joined[i]!;
+  if (!p.dotted[i]) {
+    const key = row[i + 1]!;
+    return Object.hasOwn(obj, key) ? walk(obj[key], p, i + 1, pred) : MISSING;
+  }
   let best: Visit = MISSING;
-  // Keys may themselves contain dots (Falco's `output_fields`, Kubernetes annotations): longest key first.
+  // Keys of free-form maps may contain dots (annotations, Falco's `output_fields`): longest key first.
   for (let j = p.n; j > i; j--) {
     const key = row[j]!;
     if (!Object.hasOwn(obj, key)) continue;

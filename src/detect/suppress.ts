@@ -1,6 +1,8 @@
 import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
-import type { AlertContext } from '../schema/signal.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+
+const NONE = Object.freeze([]) as unknown as Alert[];
 
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
@@ -10,22 +12,20 @@ interface Window {
   end: number;
   count: number;
   eventIds: string[];
-  last: AlertContext;
+  last: NormalizedEvent;
   lastTime: number;
-  rebuild: (ctx: AlertContext) => Alert;
+  rebuild: (last: NormalizedEvent) => Alert;
 }
 
-export interface Offer {
+export interface Opening {
   key: string;
-  ruleName: string;
   time: number;
-  eventId: string;
   windowMs: number;
-  context: AlertContext;
-  /** Builds the revision-0 alert of a new window. */
-  open: () => Alert;
-  /** Rebuilds the alert from the latest event's context (for revision 1). */
-  rebuild: (ctx: AlertContext) => Alert;
+  event: NormalizedEvent;
+  /** The revision-0 alert of the new window. */
+  alert: Alert;
+  /** Builds the alert again from the window's latest event (for revision 1). */
+  rebuild: (last: NormalizedEvent) => Alert;
 }
 
 /**
@@ -48,44 +48,48 @@ export class Suppressor {
     return this.windows.size;
   }
 
-  offer(o: Offer): Alert[] {
-    const out: Alert[] = [];
-    const open = this.windows.get(o.key);
-    if (open && o.time < open.end) {
-      open.count++;
-      if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(o.eventId);
-      if (o.time >= open.lastTime) {
-        open.last = o.context;
-        open.lastTime = o.time;
-      }
-      alertsSuppressed.inc({ rule: o.ruleName });
-      return out;
+  /** Folds a match into the open window of its key; false when no window holds it (open one). */
+  fold(key: string, time: number, event: NormalizedEvent, ruleName: string): boolean {
+    const open = this.windows.get(key);
+    if (!open || time >= open.end) return false;
+    open.count++;
+    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(event.event.id);
+    if (time >= open.lastTime) {
+      open.last = event;
+      open.lastTime = time;
     }
-    if (open) {
+    alertsSuppressed.inc({ rule: ruleName });
+    return true;
+  }
+
+  /** Opens a window (closing the key's expired one): the alerts to emit. */
+  open(o: Opening): Alert[] {
+    const out: Alert[] = [];
+    const previous = this.windows.get(o.key);
+    if (previous) {
       this.windows.delete(o.key);
-      const closed = this.close(open);
+      const closed = this.close(previous);
       if (closed) out.push(closed);
     }
-    const first = o.open();
-    out.push(first);
-    if (o.windowMs > 0) {
-      this.windows.set(o.key, {
-        first,
-        end: o.time + o.windowMs,
-        count: 1,
-        eventIds: [o.eventId],
-        last: o.context,
-        lastTime: o.time,
-        rebuild: o.rebuild,
-      });
-      if (o.time + o.windowMs < this.nextEnd) this.nextEnd = o.time + o.windowMs;
-      if (this.windows.size > this.maxKeys) {
-        const oldest = this.windows.keys().next().value as string;
-        const w = this.windows.get(oldest)!;
-        this.windows.delete(oldest);
-        const closed = this.close(w);
-        if (closed) out.push(closed);
-      }
+    out.push(o.alert);
+    if (o.windowMs <= 0) return out;
+    const end = o.time + o.windowMs;
+    this.windows.set(o.key, {
+      first: o.alert,
+      end,
+      count: 1,
+      eventIds: [o.event.event.id],
+      last: o.event,
+      lastTime: o.time,
+      rebuild: o.rebuild,
+    });
+    if (end < this.nextEnd) this.nextEnd = end;
+    if (this.windows.size > this.maxKeys) {
+      const oldest = this.windows.keys().next().value as string;
+      const w = this.windows.get(oldest)!;
+      this.windows.delete(oldest);
+      const closed = this.close(w);
+      if (closed) out.push(closed);
     }
     return out;
   }
@@ -99,11 +103,10 @@ export class Suppressor {
     alert.klaxon.revision = 1;
     return alert;
   }
-
   /** Closes the windows that end at or before `watermark` (event time, ms). */
   expire(watermark: number): Alert[] {
+    if (watermark < this.nextEnd) return NONE;
     const out: Alert[] = [];
-    if (watermark < this.nextEnd) return out;
     this.nextEnd = Number.POSITIVE_INFINITY;
     for (const [key, w] of this.windows) {
       if (w.end > watermark) {
