@@ -54,6 +54,15 @@ const NDJSON_TYPES = [
   'application/json-seq',
 ];
 
+/** Bytes of an item as JSON; a nesting too deep to serialize (stack overflow) counts as unbounded. */
+function serializedSize(item: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(item) ?? '');
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
@@ -253,10 +262,15 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
         if (body.length > eventLimit) {
-          const size = sizes ? sizes[index]! : Buffer.byteLength(JSON.stringify(item) ?? '');
+          const size = sizes ? sizes[index]! : serializedSize(item);
           if (size > eventLimit) {
             ingestRejected.inc({ source: 'audit', reason: 'too_large' });
-            rejected.push({ index, reason: `event is ${size} bytes, over the limit of ${eventLimit} bytes` });
+            rejected.push({
+              index,
+              reason: Number.isFinite(size)
+                ? `event is ${size} bytes, over the limit of ${eventLimit} bytes`
+                : 'event is nested too deeply to process',
+            });
             continue;
           }
         }
