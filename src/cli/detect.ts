@@ -1,11 +1,128 @@
 import type { Command } from 'commander';
+import { KafkaBus } from '../bus/kafka.ts';
+import { ConfigError, loadConfig, type Settings } from '../config.ts';
+import { loadRules } from '../detect/load.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { sinksFromSettings } from '../sinks/from-settings.ts';
+import { JsonlSink } from '../sinks/jsonl.ts';
+import { DetectWorker } from '../worker/detect-worker.ts';
+import { healthApp } from '../worker/http.ts';
+
+interface DetectFlags {
+  port?: string;
+  rules?: string[];
+}
+
+/** Builds the worker from settings; the caller starts it. Throws ConfigError on unusable settings. */
+export function buildDetectWorker(
+  settings: Settings,
+  logger: Logger,
+): { worker: DetectWorker; bus: KafkaBus } {
+  const { kafka } = settings;
+  if (!kafka.brokers || kafka.brokers.length === 0) {
+    throw new ConfigError('klaxon detect needs Kafka: set KAFKA_BROKERS (klaxon serve runs without it)');
+  }
+  const { ruleset, errors } = loadRules(settings.detect.rules);
+  for (const e of errors) logger.error({ where: e.where }, `rule not loaded: ${e.reason}`);
+  if (ruleset.rules.length === 0) {
+    throw new ConfigError(`no detection rule loaded from ${settings.detect.rules.join(', ')}`);
+  }
+  const bus = new KafkaBus({
+    brokers: kafka.brokers,
+    clientId: kafka.clientId,
+    compression: kafka.compression,
+    ssl: kafka.ssl,
+    readinessTopic: kafka.eventsTopic,
+    topics: [
+      {
+        topic: kafka.eventsTopic,
+        partitions: kafka.eventsPartitions,
+        replicationFactor: kafka.replicationFactor,
+      },
+    ],
+    logger,
+  });
+  const { sinks, elasticsearch } = sinksFromSettings(settings, bus);
+  if (settings.detect.alertsFile) sinks.push(new JsonlSink({ file: settings.detect.alertsFile }));
+  const worker = new DetectWorker({
+    bus,
+    ruleset,
+    sinks,
+    logger,
+    topics: {
+      events: kafka.eventsTopic,
+      signals: kafka.signalsTopic,
+      alerts: kafka.alertsTopic,
+      deadletter: kafka.deadletterTopic,
+    },
+    partitions: kafka.eventsPartitions,
+    replicationFactor: kafka.replicationFactor,
+    groups: { detect: kafka.groupId, correlate: kafka.correlateGroupId },
+    latenessMs: settings.detect.latenessSeconds * 1000,
+    eventIndex: elasticsearch?.indexEvents ? elasticsearch : undefined,
+  });
+  logger.info(
+    {
+      rules: ruleset.rules.length,
+      correlations: ruleset.correlations.length,
+      sinks: sinks.map((s) => s.name),
+    },
+    'detector configured',
+  );
+  return { worker, bus };
+}
 
 export function registerDetect(program: Command): void {
   program
     .command('detect')
-    .description('(not built yet)')
-    .action(() => {
-      process.stderr.write('klaxon detect: not built yet\n');
-      process.exitCode = 2;
+    .description(
+      'Distributed detector: consumes klaxon.events as a Kafka consumer group and writes alerts to the sinks',
+    )
+    .option('--port <port>', 'port of /healthz, /readyz and /metrics (default 8081, KLAXON_DETECT_PORT)')
+    .option('--rules <paths...>', 'rule files or directories (default: detections, KLAXON_RULES)')
+    .action(async (flags: DetectFlags) => {
+      let settings: Settings;
+      try {
+        settings = loadConfig(process.env, { 'detect.port': flags.port, 'detect.rules': flags.rules });
+      } catch (error) {
+        process.stderr.write(`klaxon detect: ${(error as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const logger = createLogger(settings.log.level);
+      let built: ReturnType<typeof buildDetectWorker>;
+      try {
+        built = buildDetectWorker(settings, logger);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        process.stderr.write(`klaxon detect: ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const { worker, bus } = built;
+      const app = healthApp(() => worker.ready());
+      await app.listen({ host: settings.ingest.host ?? '0.0.0.0', port: settings.detect.port });
+      logger.info({ port: settings.detect.port }, 'health and metrics listening');
+
+      let stopping: Promise<void> | undefined;
+      const shutdown = (signal: string) => {
+        stopping ??= (async () => {
+          logger.info(
+            { signal },
+            'stopping: finishing the batch in progress, committing, leaving the groups',
+          );
+          await worker.stop();
+          await bus.stop();
+          await app.close();
+          logger.info('stopped');
+        })();
+        return stopping;
+      };
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+
+      await bus.start();
+      await worker.start();
+      logger.info('detector running');
     });
 }

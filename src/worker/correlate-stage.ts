@@ -1,0 +1,191 @@
+import type { Admin } from 'kafkajs';
+import type { Bus } from '../bus/types.ts';
+import type { Detector } from '../detect/detector.ts';
+import type { Alert } from '../schema/alert.ts';
+import type { Sink } from '../sinks/sink.ts';
+import type { Chunk, ChunkPlan } from './batch-consumer.ts';
+import { type DeadLetter, sendDeadLetters } from './deadletter.ts';
+import { decodeSignal } from './decode.ts';
+import { deliverAlerts } from './deliver.ts';
+
+export interface CorrelateStageOptions {
+  /** A fresh correlation engine (one per partition: a partition's windows move with it). */
+  newDetector(): Detector;
+  sinks: readonly Sink[];
+  bus: Pick<Bus, 'produce'>;
+  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsetsByTimestamp'>;
+  groupId: string;
+  deadletterTopic: string;
+  /** The longest correlation timespan of the rule set. */
+  maxTimespanMs: number;
+  /** How late a signal may arrive (the engine's lateness) plus clock skew between producers. */
+  latenessMs: number;
+  /** Signal identities remembered per partition, to drop the copies a stage-1 retry produces. */
+  dedupeCapacity?: number;
+}
+
+/** Written with each commit: where a rebuild has to start reading again. */
+interface CommitMeta {
+  /** Latest signal event time seen (ms). */
+  w: number;
+  /** Produce time of the last committed message (ms). */
+  p: number;
+}
+
+export function encodeCommitMeta(meta: CommitMeta): string {
+  return JSON.stringify(meta);
+}
+
+export function decodeCommitMeta(text: string | null | undefined): CommitMeta | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<CommitMeta>;
+    return typeof v.w === 'number' && typeof v.p === 'number' ? { w: v.w, p: v.p } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The time from which a partition's signals must be re-read to rebuild every window still
+ * open at the committed position: a window still open holds signals no older (in event
+ * time) than the watermark minus the longest timespan and the lateness, and a signal is
+ * produced after its event happened, so its Kafka timestamp is no older either.
+ */
+export function rebuildFromTime(meta: CommitMeta, maxTimespanMs: number, latenessMs: number): number {
+  return Math.max(0, Math.min(meta.w, meta.p) - maxTimespanMs - latenessMs);
+}
+
+/** Insertion-ordered set that forgets its oldest members beyond a cap. */
+class BoundedSet {
+  private readonly items = new Set<string>();
+  private readonly cap: number;
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+  /** Adds; false when already present. */
+  add(item: string): boolean {
+    if (this.items.has(item)) return false;
+    this.items.add(item);
+    if (this.items.size > this.cap) this.items.delete(this.items.values().next().value as string);
+    return true;
+  }
+}
+
+interface PartitionState {
+  generation: number;
+  engine: Detector;
+  seen: BoundedSet;
+  /** Offsets below it were processed (and their alerts delivered) before: rebuild only. */
+  replayUntil: bigint;
+  watermark: number;
+}
+
+/**
+ * Stage 2, on `klaxon.signals`: each partition holds the correlation windows of the group
+ * keys hashed to it, in its own engine. When this replica is (re)assigned a partition, it
+ * first rewinds to where the open windows began (from the commit metadata), replays those
+ * signals into a fresh engine while discarding the alerts they raise (they were delivered
+ * before the commit), then goes on live from the committed offset.
+ */
+export class CorrelateStage {
+  private readonly opts: CorrelateStageOptions;
+  private readonly partitions = new Map<number, PartitionState>();
+  private generation = 0;
+
+  constructor(opts: CorrelateStageOptions) {
+    this.opts = opts;
+  }
+
+  /** New group generation: every partition's state is rebuilt from the signals topic. */
+  reset(): void {
+    this.generation++;
+  }
+
+  async plan(chunk: Chunk): Promise<ChunkPlan> {
+    let state = this.partitions.get(chunk.partition);
+    if (!state || state.generation !== this.generation) {
+      const first = chunk.messages[0]!.offset;
+      const rebuild = await this.startRebuild(chunk.topic, chunk.partition, first);
+      state = {
+        generation: this.generation,
+        engine: this.opts.newDetector(),
+        seen: new BoundedSet(this.opts.dedupeCapacity ?? 200_000),
+        replayUntil: rebuild.replayUntil,
+        watermark: rebuild.watermark,
+      };
+      this.partitions.set(chunk.partition, state);
+      if (rebuild.from < BigInt(first)) {
+        return { outcome: { kind: 'seek', offset: rebuild.from.toString() }, deliver: async () => {} };
+      }
+    }
+
+    const letters: DeadLetter[] = [];
+    const alerts: Alert[] = [];
+    let live = false;
+    for (const m of chunk.messages) {
+      const replay = BigInt(m.offset) < state.replayUntil;
+      live ||= !replay;
+      const decoded = decodeSignal(m.value);
+      if (!decoded.ok) {
+        if (!replay) {
+          letters.push({
+            reason: decoded.reason,
+            detail: decoded.detail,
+            key: m.key,
+            value: m.value,
+            source: { topic: m.topic, partition: m.partition, offset: m.offset },
+          });
+        }
+        continue;
+      }
+      const signal = decoded.value;
+      // A stage-1 chunk delivered twice produces its signals twice: count each event once.
+      if (!state.seen.add(`${signal.key}\0${signal.rule}\0${signal.event_id}`)) continue;
+      const raised = state.engine.correlate(signal);
+      if (signal.time > state.watermark) state.watermark = signal.time;
+      if (!replay) alerts.push(...raised);
+    }
+    if (!live) return { outcome: { kind: 'skip' }, deliver: async () => {} };
+
+    const last = chunk.messages[chunk.messages.length - 1]!;
+    const metadata = encodeCommitMeta({ w: state.watermark, p: last.timestamp });
+    const { sinks, bus, deadletterTopic } = this.opts;
+    return {
+      outcome: { kind: 'commit', metadata },
+      deliver: async () => {
+        await deliverAlerts(sinks, alerts, bus, deadletterTopic);
+        await sendDeadLetters(bus, deadletterTopic, letters);
+      },
+    };
+  }
+
+  /**
+   * Where to start reading a newly assigned partition. `first` is where the consumer starts
+   * (the committed offset, or the log start for a new group).
+   */
+  private async startRebuild(
+    topic: string,
+    partition: number,
+    first: string,
+  ): Promise<{ from: bigint; replayUntil: bigint; watermark: number }> {
+    const offsets = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+    const committed = offsets
+      .find((t) => t.topic === topic)
+      ?.partitions.find((p) => p.partition === partition);
+    const start = BigInt(first);
+    if (!committed || BigInt(committed.offset) < 0n) {
+      return { from: start, replayUntil: start, watermark: Number.NEGATIVE_INFINITY };
+    }
+    const committedAt = BigInt(committed.offset);
+    const meta = decodeCommitMeta(committed.metadata) ?? { w: Date.now(), p: Date.now() };
+    const since = rebuildFromTime(meta, this.opts.maxTimespanMs, this.opts.latenessMs);
+    const byTime = await this.opts.admin.fetchTopicOffsetsByTimestamp(topic, since);
+    const found = byTime.find((p) => p.partition === partition);
+    const from =
+      found && BigInt(found.offset) >= 0n && BigInt(found.offset) < committedAt
+        ? BigInt(found.offset)
+        : committedAt;
+    return { from, replayUntil: committedAt, watermark: Number.NEGATIVE_INFINITY };
+  }
+}

@@ -1,0 +1,46 @@
+import { NormalizedEvent } from '../schema/event.ts';
+import { Signal } from '../schema/signal.ts';
+
+/** Why a message went to the dead-letter topic: a small fixed set (it is a metric label). */
+export type DeadLetterReason = 'invalid-json' | 'invalid-event' | 'invalid-signal' | 'sink-rejected';
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: DeadLetterReason; detail: string };
+
+function parseJson(bytes: Buffer): Decoded<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: 'invalid-json',
+      detail: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** A `klaxon.events` message → the normalized event, or why not. */
+export function decodeEvent(bytes: Buffer): Decoded<NormalizedEvent> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const parsed = NormalizedEvent.safeParse(json.value);
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, reason: 'invalid-event', detail: describeIssues(parsed.error.issues) };
+}
+
+/** A `klaxon.signals` message → the signal, or why not. */
+export function decodeSignal(bytes: Buffer): Decoded<Signal> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const parsed = Signal.safeParse(json.value);
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, reason: 'invalid-signal', detail: describeIssues(parsed.error.issues) };
+}

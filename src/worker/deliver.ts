@@ -1,0 +1,42 @@
+import type { Bus } from '../bus/types.ts';
+import { alertsTotal, detectLagSeconds } from '../metrics.ts';
+import type { Alert } from '../schema/alert.ts';
+import { type Sink, writeToAll } from '../sinks/sink.ts';
+import { sendDeadLetters } from './deadletter.ts';
+
+/**
+ * Writes alerts to every sink; alerts a sink refused for good go to the dead-letter topic
+ * with the sink's reason. Throws when a sink is unavailable (the caller retries the chunk
+ * and commits nothing). Counts alerts and detection lag once they are delivered.
+ */
+export async function deliverAlerts(
+  sinks: readonly Sink[],
+  alerts: readonly Alert[],
+  bus: Pick<Bus, 'produce'>,
+  deadletterTopic: string,
+  now: () => number = Date.now,
+): Promise<void> {
+  if (alerts.length === 0) return;
+  const rejected = await writeToAll(sinks, alerts);
+  await sendDeadLetters(
+    bus,
+    deadletterTopic,
+    rejected.map((r) => ({
+      reason: 'sink-rejected' as const,
+      detail: `${r.sink}: ${r.reason}`,
+      key: r.alert.klaxon.alert_id,
+      value: JSON.stringify(r.alert),
+    })),
+  );
+  const at = now();
+  for (const alert of alerts) {
+    if (alert.klaxon.revision !== 0) continue;
+    alertsTotal.inc({
+      rule: alert.rule.name,
+      severity: alert.klaxon.severity,
+      cluster: alert.orchestrator?.cluster?.name ?? 'unknown',
+    });
+    const t = Date.parse(alert['@timestamp']);
+    if (Number.isFinite(t)) detectLagSeconds.observe(Math.max(0, (at - t) / 1000));
+  }
+}

@@ -1,0 +1,110 @@
+import type { Bus, BusMessage } from '../bus/types.ts';
+import type { Detector } from '../detect/detector.ts';
+import { detectEvents } from '../metrics.ts';
+import type { Alert } from '../schema/alert.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
+import type { Signal } from '../schema/signal.ts';
+import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
+import type { Sink } from '../sinks/sink.ts';
+import type { Chunk, ChunkPlan } from './batch-consumer.ts';
+import { type DeadLetter, sendDeadLetters } from './deadletter.ts';
+import { decodeEvent } from './decode.ts';
+import { deliverAlerts } from './deliver.ts';
+import { countSecuritySignals } from './security-signals.ts';
+
+export interface DetectStageOptions {
+  /** Makes the stateless evaluator and the suppression state; called again after a rebalance. */
+  newDetector(): Detector;
+  sinks: readonly Sink[];
+  bus: Pick<Bus, 'produce'>;
+  signalsTopic: string;
+  deadletterTopic: string;
+  /** When set and enabled, normalized events are indexed for hunting too. */
+  eventIndex?: ElasticsearchSink;
+}
+
+/** The Kafka key of a signal: its correlation's group key, so one window lives on one partition. */
+export function signalMessage(signal: Signal): BusMessage {
+  return { key: signal.key, value: JSON.stringify(signal) };
+}
+
+/**
+ * Stage 1, on `klaxon.events`: decode, evaluate the detection rules (stateless per event),
+ * send detection alerts to the sinks, and re-key every match a correlation needs onto
+ * `klaxon.signals` by that correlation's group-by values. Undecodable messages become dead
+ * letters and never block the partition.
+ */
+export class DetectStage {
+  private readonly opts: DetectStageOptions;
+  private detector: Detector;
+
+  constructor(opts: DetectStageOptions) {
+    this.opts = opts;
+    this.detector = opts.newDetector();
+  }
+
+  /**
+   * A new group generation may hand this replica partitions whose suppression windows it
+   * never saw, and take back chunks it evaluated but did not commit: start clean so a
+   * re-read chunk raises its alerts again (same ids, so sinks deduplicate).
+   */
+  reset(): void {
+    this.detector = this.opts.newDetector();
+  }
+
+  plan(chunk: Chunk): ChunkPlan {
+    const letters: DeadLetter[] = [];
+    const events: NormalizedEvent[] = [];
+    for (const m of chunk.messages) {
+      const decoded = decodeEvent(m.value);
+      if (decoded.ok) events.push(decoded.value);
+      else {
+        letters.push({
+          reason: decoded.reason,
+          detail: decoded.detail,
+          key: m.key,
+          value: m.value,
+          source: { topic: m.topic, partition: m.partition, offset: m.offset },
+        });
+      }
+    }
+
+    const alerts: Alert[] = [];
+    const signals: Signal[] = [];
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const event of events) {
+      for (const match of this.detector.evaluate(event)) {
+        alerts.push(...this.detector.alertsFor(match));
+        signals.push(...this.detector.signalsFor(match));
+      }
+      const t = Date.parse(event['@timestamp']);
+      if (t > latest) latest = t;
+    }
+    if (Number.isFinite(latest)) alerts.push(...this.detector.advance(latest));
+
+    const { sinks, bus, signalsTopic, deadletterTopic, eventIndex } = this.opts;
+    return {
+      outcome: { kind: 'commit' },
+      deliver: async () => {
+        // Signals first: once they are acknowledged, the correlation stage owns them.
+        await bus.produce(signalsTopic, signals.map(signalMessage));
+        await deliverAlerts(sinks, alerts, bus, deadletterTopic);
+        const refused = eventIndex ? await eventIndex.writeEvents(events) : [];
+        await sendDeadLetters(bus, deadletterTopic, [
+          ...letters,
+          ...refused.map(({ event, reason }) => ({
+            reason: 'sink-rejected' as const,
+            detail: `elasticsearch events: ${reason}`,
+            key: event.event.id,
+            value: JSON.stringify(event),
+          })),
+        ]);
+        // Counted once the chunk is delivered, so a retried chunk is not counted twice.
+        for (const event of events) {
+          detectEvents.inc({ source: event.event.dataset === 'falco' ? 'falco' : 'audit' });
+          countSecuritySignals(event);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NormalizedEvent } from '../../src/schema/event.ts';
+
+/** Rule names carry a per-run suffix, so Alertmanager and Elasticsearch queries see only this run. */
+export interface TestRules {
+  dir: string;
+  admin: string;
+  failedAuth: string;
+  burst: string;
+}
+
+/** A detection rule, a quiet base rule and a cross-partition correlation over it, in a fresh directory. */
+export function writeTestRules(run: string): TestRules {
+  const names = {
+    admin: `kxt-crb-admin-${run}`,
+    failedAuth: `kxt-failed-auth-${run}`,
+    burst: `kxt-auth-burst-${run}`,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'klaxon-detect-rules-'));
+  writeFileSync(
+    join(dir, 'admin.yml'),
+    `title: ClusterRoleBinding to cluster-admin
+name: ${names.admin}
+id: ${randomUUID()}
+description: A ClusterRoleBinding grants cluster-admin.
+references: [https://kubernetes.io/docs/reference/access-authn-authz/rbac/]
+tags: [attack.privilege-escalation, attack.t1098]
+logsource: {product: kubernetes, service: audit}
+level: high
+detection:
+  selection:
+    verb: create
+    objectRef.resource: clusterrolebindings
+    requestObject.roleRef.name: cluster-admin
+  condition: selection
+`,
+  );
+  writeFileSync(
+    join(dir, 'failed-auth.yml'),
+    `title: Failed authentication
+name: ${names.failedAuth}
+id: ${randomUUID()}
+tags: [attack.credential-access, attack.t1110]
+logsource: {product: kubernetes, service: audit}
+level: low
+detection:
+  selection:
+    responseStatus.code: 401
+  condition: selection
+---
+title: Failed authentication burst from one address
+name: ${names.burst}
+id: ${randomUUID()}
+description: Ten or more failed authentications from one source address within five minutes.
+tags: [attack.credential-access, attack.t1110]
+level: high
+correlation:
+  type: event_count
+  rules: [${names.failedAuth}]
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {gte: 10}
+`,
+  );
+  return { dir, ...names };
+}
+
+let seq = 0;
+
+/** A normalized audit event (what ingest puts on klaxon.events). */
+export function auditEvent(
+  raw: Record<string, unknown>,
+  time: string,
+  opts: { user: string; ip: string; cluster?: string },
+): NormalizedEvent {
+  const auditID = `${randomUUID()}-${++seq}`;
+  const audit: Record<string, unknown> = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID,
+    stage: 'ResponseComplete',
+    stageTimestamp: time,
+    user: { username: opts.user },
+    sourceIPs: [opts.ip],
+    responseStatus: { code: 200 },
+    ...raw,
+  };
+  const ref = (audit as { objectRef?: { resource?: string; name?: string; namespace?: string } }).objectRef;
+  const code = (audit.responseStatus as { code: number }).code;
+  return {
+    '@timestamp': time,
+    event: {
+      kind: 'event',
+      dataset: 'kubernetes.audit',
+      action: String(audit.verb ?? ''),
+      outcome: code >= 400 ? 'failure' : 'success',
+      id: `${auditID}/ResponseComplete`,
+    },
+    user: { name: opts.user },
+    source: { ip: opts.ip },
+    orchestrator: {
+      type: 'kubernetes',
+      cluster: { name: opts.cluster ?? 'test' },
+      ...(ref?.namespace ? { namespace: ref.namespace } : {}),
+      resource: { type: ref?.resource, name: ref?.name },
+    },
+    kubernetes: { audit },
+  };
+}
+
+export function clusterAdminBinding(time: string, user: string): NormalizedEvent {
+  return auditEvent(
+    {
+      verb: 'create',
+      objectRef: {
+        resource: 'clusterrolebindings',
+        apiGroup: 'rbac.authorization.k8s.io',
+        name: `pwn-${seq}`,
+      },
+      requestObject: { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+      responseStatus: { code: 201 },
+    },
+    time,
+    { user, ip: '10.1.2.3' },
+  );
+}
+
+export function failedAuth(time: string, user: string, ip: string): NormalizedEvent {
+  return auditEvent(
+    { verb: 'list', objectRef: { resource: 'secrets', namespace: 'default' }, responseStatus: { code: 401 } },
+    time,
+    { user, ip },
+  );
+}
