@@ -240,6 +240,7 @@ function hostileRequests(): Array<{ name: string; send: () => Promise<RawRespons
     `${JSON.stringify(falco()).slice(0, -1)},"__proto__":{"polluted":"yes"}}`,
     `${JSON.stringify(falco()).slice(0, -1)},"output_fields":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"polluted":"yes"}}}`,
     '{"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"polluted":"yes"}}',
+    eventList([JSON.parse('{"__proto__":{"polluted":"yes"},"kind":"Event"}'), auditEvent()]),
   ];
   for (const [i, body] of pollution.entries()) {
     for (const path of ENDPOINTS) add(`${path} prototype keys ${i}`, () => post(path, body));
