@@ -11,7 +11,12 @@ import { SpoolBus } from '../bus/spool.ts';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ingestEvents, ingestRejected, ingestRequestBytes, ingestRequests, registry } from '../metrics.ts';
-import { normalizeAudit, normalizeFalco } from '../normalize/index.ts';
+import {
+  type NormalizeContext,
+  type NormalizeResult,
+  normalizeAudit,
+  normalizeFalco,
+} from '../normalize/index.ts';
 import { splitAuditBody } from '../schema/audit.ts';
 import { parseFalcoBody } from '../schema/falco.ts';
 import { type AuthConfig, authenticate } from './auth.ts';
@@ -65,6 +70,23 @@ function serializedSize(item: unknown): number {
 
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * Normalizes and serializes one item. Whatever a hostile item does (e.g. nesting that
+ * defeats JSON.stringify), it costs that item, never the batch.
+ */
+function toMessage(
+  normalize: (raw: unknown, ctx: NormalizeContext) => NormalizeResult,
+  raw: unknown,
+  ctx: NormalizeContext,
+): { message: BusMessage } | { reason: string } {
+  try {
+    const result = normalize(raw, ctx);
+    return result.ok ? { message: eventMessage(result.event) } : { reason: result.reason };
+  } catch (err) {
+    return { reason: `cannot be processed: ${(err as Error).message}` };
+  }
 }
 
 /** Request → cluster named by its credential (set by the auth hook, before the body is read). */
@@ -274,12 +296,12 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
             continue;
           }
         }
-        const result = normalizeAudit(item, ctx);
-        if (result.ok) {
-          messages.push(eventMessage(result.event));
+        const outcome = toMessage(normalizeAudit, item, ctx);
+        if ('message' in outcome) {
+          messages.push(outcome.message);
         } else {
           ingestRejected.inc({ source: 'audit', reason: 'schema' });
-          rejected.push({ index, reason: result.reason });
+          rejected.push({ index, reason: outcome.reason });
         }
       }
       return finish(reply, 'audit', cluster, messages, rejected);
@@ -308,12 +330,12 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
           rejected.push({ index: item.index, reason: item.error });
           continue;
         }
-        const result = normalizeFalco(item.raw, ctx);
-        if (result.ok) {
-          messages.push(eventMessage(result.event));
+        const outcome = toMessage(normalizeFalco, item.raw, ctx);
+        if ('message' in outcome) {
+          messages.push(outcome.message);
         } else {
           ingestRejected.inc({ source: 'falco', reason: 'schema' });
-          rejected.push({ index: item.index, reason: result.reason });
+          rejected.push({ index: item.index, reason: outcome.reason });
         }
       }
       return finish(reply, 'falco', cluster, messages, rejected);

@@ -329,3 +329,30 @@ describe('metrics', () => {
     expect(text).toMatch(/klaxon_ingest_rejected_total\{source="audit",reason="schema"\} [1-9]/);
   });
 });
+
+describe('hostile input', () => {
+  it('answers 4xx, never 5xx, and pollutes no prototype', async () => {
+    ({ app } = await makeApp());
+    const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const payloads: Array<string | Buffer> = [
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      `[${JSON.stringify(auditEvent()).slice(0, -1)},"requestObject":${deepObject(20_000)}}]`,
+      `[${JSON.stringify(auditEvent()).slice(0, -1)},"__proto__":{"polluted":1},"requestObject":{"constructor":{"prototype":{"polluted":1}}}}]`,
+      Buffer.concat([
+        Buffer.from('[{"kind":"Event","verb":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}]'),
+      ]),
+      '{"kind":"EventList","items":"nope"}',
+      'null',
+    ];
+    for (const payload of payloads) {
+      for (const url of ['/v1/audit', '/v1/falco']) {
+        const res = await app.inject({ method: 'POST', url, headers: bearer(TOKENS.prod), payload });
+        expect(res.statusCode, `${url} ${String(payload).slice(0, 40)}`).toBeLessThan(500);
+        expect(res.json()).toBeTypeOf('object');
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
