@@ -191,7 +191,10 @@ export function detectionMessage(ctx: AlertContext, title: string): string {
   }
   const falco = ctx.falco;
   if (falco) {
-    const output = (str(falco.output) ?? str(falco.rule) ?? 'Falco alert').replace(/\s+/g, ' ');
+    // Falco's output starts with the time and the priority, which the message says already.
+    const output = (str(falco.output) ?? str(falco.rule) ?? 'Falco alert')
+      .replace(/\s+/g, ' ')
+      .replace(/^[0-9:.]+: [A-Za-z]+ /, '');
     const pod = ctx.orchestrator?.resource?.name;
     return `Falco ${str(falco.priority) ?? ''}: ${output}${pod ? ` (pod ${pod})` : ''} ${where(ctx)} — ${title}`.replace(
       'Falco :',
