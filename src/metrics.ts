@@ -121,7 +121,7 @@ export const correlationEvicted = new Counter({
 });
 export const sinkWrites = new Counter({
   name: 'klaxon_sink_writes_total',
-  help: 'Writes to alert sinks, by sink and outcome (ok|duplicate|retry|error).',
+  help: 'Writes to alert sinks, by sink and outcome (ok|duplicate|retry|error|rejected).',
   labelNames: ['sink', 'outcome'] as const,
   registers: r,
 });

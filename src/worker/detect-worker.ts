@@ -125,8 +125,7 @@ export class DetectWorker {
 
   /** Finishes the chunk in progress, commits it, leaves both groups; then closes the sinks. */
   async stop(): Promise<void> {
-    await this.detect.stop();
-    await this.correlate?.stop();
+    await Promise.all([this.detect.stop(), this.correlate?.stop()]);
     await this.admin.disconnect();
     await Promise.allSettled(this.opts.sinks.map((s) => s.close()));
   }
