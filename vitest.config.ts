@@ -1,7 +1,18 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** Fault tests (`zz-fault-*`) stop shared Kafka and Elasticsearch: they run after every other file. */
+class FaultTestsLast extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const fault = (f: TestSpecification) => /[\\/]zz-fault-[^\\/]*$/.test(f.moduleId);
+    return [...sorted.filter((f) => !fault(f)), ...sorted.filter(fault)];
+  }
+}
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: FaultTestsLast },
     projects: [
       {
         test: {
