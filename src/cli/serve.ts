@@ -18,6 +18,7 @@ import { AlertmanagerSink } from '../sinks/alertmanager.ts';
 import { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
+import { countSecuritySignals } from '../worker/security-signals.ts';
 
 /** Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured. */
 async function openSinks(settings: Settings): Promise<Sink[]> {
@@ -89,7 +90,9 @@ async function startDetection(
       const alerts: Alert[] = [];
       for (const m of batch.messages) {
         try {
-          alerts.push(...detector.process(JSON.parse(m.value.toString('utf8')) as NormalizedEvent));
+          const event = JSON.parse(m.value.toString('utf8')) as NormalizedEvent;
+          countSecuritySignals(event);
+          alerts.push(...detector.process(event));
         } catch (err) {
           logger.error(
             { err, offset: m.offset, partition: m.partition },

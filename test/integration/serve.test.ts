@@ -133,6 +133,8 @@ describe.each([
     expect(metrics).toMatch(
       /klaxon_ingest_events_total\{source="audit",cluster="prod",outcome="accepted"\} 4/,
     );
+    // serve counts the security signals of what it evaluates, like `detect` does.
+    expect(metrics).toMatch(/klaxon_k8s_rbac_changes_total\{cluster="staging",verb="create"\} 1/);
 
     served.child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => served!.child.on('exit', resolve));
