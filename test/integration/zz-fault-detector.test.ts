@@ -1,0 +1,75 @@
+// Detector failure: `klaxon detect` is SIGKILLed mid-stream while 6 batches of 1,500 noise
+// events and 10 cluster-admin bindings each flow through `klaxon ingest`, then restarted.
+// At-least-once consumption plus alerts written by id: exactly 60 alerts, none lost, none twice.
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  alertCount,
+  clusterAdminBinding,
+  groupLag,
+  isolatedEnv,
+  type Klaxon,
+  noiseEvent,
+  postLikeApiServer,
+  startDetect,
+  startIngest,
+} from './fault-processes.ts';
+import { elasticsearchClient, kafkaClient, waitFor } from './services.ts';
+
+const RULE = 'k8s-cluster-admin-binding';
+const procs: Klaxon[] = [];
+const es = elasticsearchClient();
+const kafka = kafkaClient('klaxon-fault-detector');
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+  await es.close();
+});
+
+/** 1,500 noise events with 10 bindings spread among them, as one EventList. */
+function batch(n: number): Record<string, unknown> {
+  const items: Record<string, unknown>[] = [];
+  for (let i = 0; i < 1_500; i++) {
+    items.push(noiseEvent(n * 1_500 + i));
+    if (i % 150 === 75) items.push(clusterAdminBinding(`detector-kill-b${n}`));
+  }
+  return { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items };
+}
+
+describe('detector killed mid-stream', () => {
+  it('raises exactly 60 binding alerts across a SIGKILL and a restart', { timeout: 300_000 }, async () => {
+    const env = isolatedEnv('detector-kill');
+    const prefix = env.KLAXON_ES_INDEX_PREFIX!;
+    const ingest = await startIngest(env);
+    procs.push(ingest.proc);
+    let detect = await startDetect(env);
+    procs.push(detect);
+
+    const post = async (n: number) =>
+      expect((await postLikeApiServer(ingest.url, batch(n))).status).toBe(200);
+    await post(0);
+    await post(1);
+    await waitFor(async () => (await alertCount(es, prefix, RULE)) > 0, 90_000, 200);
+    await post(2);
+    // Killed while batch 2 is being consumed, without a chance to commit or flush anything.
+    expect(await detect.kill('SIGKILL')).toBe('SIGKILL');
+    await post(3);
+    detect = await startDetect(env);
+    procs.push(detect);
+    await post(4);
+    await post(5);
+
+    await waitFor(
+      async () => (await groupLag(kafka, env.KLAXON_GROUP_ID!, env.KLAXON_EVENTS_TOPIC!)) === 0,
+      150_000,
+      1_000,
+    );
+    await waitFor(async () => (await alertCount(es, prefix, RULE)) >= 60, 60_000, 500);
+    expect(await alertCount(es, prefix, RULE)).toBe(60);
+    const found = await es.search<{ orchestrator: { resource: { name: string } } }>({
+      index: `${prefix}-alerts-*`,
+      size: 200,
+      query: { term: { 'rule.name': RULE } },
+    });
+    const names = found.hits.hits.map((h) => h._source!.orchestrator.resource.name);
+    expect(new Set(names).size).toBe(60);
+  });
+});
