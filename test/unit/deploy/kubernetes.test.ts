@@ -163,6 +163,13 @@ describe('deploy/kubernetes', () => {
     const config = byKind('ConfigMap')[0]?.data as Record<string, string>;
     expect(config.KLAXON_TOKENS_FILE).toMatch(/^\/etc\/klaxon\/tokens\//);
     expect(config.KLAXON_SPOOL_DIR).toMatch(/^\/var\/lib\/klaxon\//);
+    const spool = (spec.volumes ?? []).find((v) => v.name === 'spool');
+    const mib = (size: unknown) => {
+      const m = /^(\d+)(Mi|Gi)B?$/.exec(String(size));
+      return m ? Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) : 0;
+    };
+    expect(mib(config.KLAXON_SPOOL_MAX_BYTES)).toBeGreaterThan(0);
+    expect(mib(config.KLAXON_SPOOL_MAX_BYTES)).toBeLessThan(mib(at(spool, 'emptyDir', 'sizeLimit')));
   });
 
   it('ships no Secret objects (they are created out of band)', () => {
