@@ -705,18 +705,19 @@ export class Workload {
     };
   }
 
+  /** The API server audits a failed authentication at ResponseStarted only, with an empty user. */
   #failedAuth(ip: string): JsonObject {
     return {
+      stage: 'ResponseStarted',
       requestURI: '/api/v1/namespaces/kube-system/secrets',
       verb: 'list',
       user: {},
       sourceIPs: [ip],
       userAgent: 'python-requests/2.31.0',
-      objectRef: this.#ref('secrets', '', 'kube-system', undefined),
       responseStatus: {
         metadata: {},
         status: 'Failure',
-        message: 'Unauthorized',
+        message: 'Authentication failed, attempted: basic, bearer',
         reason: 'Unauthorized',
         code: 401,
       },
