@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -131,6 +131,22 @@ describe('deploy/audit/policy.yaml', () => {
         );
       }
     }
+  });
+
+  it('names, in its comments, only detections that exist', () => {
+    const detections = join(deploy, '../detections');
+    const names = new Set(
+      readdirSync(detections, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+        .flatMap((f) =>
+          [...readFileSync(join(detections, f), 'utf8').matchAll(/^name:\s*([\w-]+)/gm)].map((m) => m[1]),
+        ),
+    );
+    const cited = new Set(
+      readFileSync(join(deploy, 'audit/policy.yaml'), 'utf8').match(/\bk8s-[a-z-]+[a-z]/g),
+    );
+    expect(cited.size).toBeGreaterThan(20);
+    expect([...cited].filter((name) => !names.has(name))).toEqual([]);
   });
 
   it('omits the RequestReceived stage', () => {
