@@ -67,7 +67,7 @@ const NOTHING_AT_LOW = [
   'create_nginx_pod_unsensitive_mount',
 ];
 
-describe('Falco k8s-audit parity', () => {
+describe('Falco k8s-audit parity', { timeout: 30_000 }, () => {
   it('covers every trace file', () => {
     const files = readdirSync(TRACES)
       .filter((f) => f.endsWith('.json'))
@@ -106,7 +106,7 @@ describe('Falco k8s-audit parity', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/fal_01_003\.json:1: /);
-  });
+  }, 60_000);
 
   it('the whole directory in one replay gives the same verdicts', async () => {
     const { code, alerts, stderr } = await replay([TRACES]);

@@ -53,7 +53,7 @@ const SCENARIOS: [string, string[], Record<string, Level>][] = [
   ],
 ];
 
-describe('catalogue on realistic traces', () => {
+describe('catalogue on realistic traces', { timeout: 30_000 }, () => {
   it.each(SCENARIOS)('%s', async (_title, files, expected) => {
     const { code, alerts } = await replay(files.map(fx));
     expect(code).toBe(0);
