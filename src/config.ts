@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -10,6 +11,12 @@ import { z } from 'zod';
  * To add a setting: add the field to its section below and one line to `ENV_VARS`,
  * then document it in README.md `## Configuration`.
  */
+
+/**
+ * The catalogue shipped with Klaxon, found from this file rather than the working
+ * directory, so `klaxon serve` started anywhere loads the same rules.
+ */
+export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../detections', import.meta.url));
 
 /** A comma-separated list in the environment, a YAML list in the file. */
 const list = z.preprocess(
@@ -164,7 +171,7 @@ export const Settings = z.object({
     .prefault({}),
   detect: z
     .object({
-      rules: list.default(['detections']),
+      rules: list.default([BUILTIN_RULES_DIR]),
       /** JSON lines file `serve` appends alerts to, besides stdout. */
       alertsFile: z.string().min(1).optional(),
       /** Health and metrics port of `klaxon detect`. */

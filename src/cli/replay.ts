@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { BUILTIN_RULES_DIR } from '../config.ts';
 import { Detector, loadRules } from '../detect/index.ts';
 import { normalizeAny } from '../normalize/index.ts';
 import { type Alert, Level } from '../schema/alert.ts';
@@ -176,7 +177,7 @@ export function registerReplay(program: Command): void {
         let opts: ReplayOptions;
         try {
           opts = {
-            rules: o.rules.length > 0 ? o.rules : ['detections'],
+            rules: o.rules.length > 0 ? o.rules : [BUILTIN_RULES_DIR],
             cluster: o.cluster,
             minLevel: level(o.minLevel),
             failOn: o.failOn === undefined ? undefined : level(o.failOn),

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
+import { BUILTIN_RULES_DIR } from '../config.ts';
 import { type LoadedDoc, loadRules, runRuleTests } from '../detect/index.ts';
 import { TEST_CLUSTER } from '../detect/testcases.ts';
 import { normalizeAny } from '../normalize/index.ts';
 
-const DEFAULT_DIR = 'detections';
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MITRE = /^attack\.(t[0-9]{4}(\.[0-9]{3})?|[a-z]+(-[a-z]+)*)$/;
 
 function dirs(args: string[]): string[] {
-  return args.length > 0 ? args : [DEFAULT_DIR];
+  return args.length > 0 ? args : [BUILTIN_RULES_DIR];
 }
 
 function testCommand(paths: string[]): number {
