@@ -155,10 +155,14 @@ export class Detector {
     return out;
   }
 
-  /** One alert per rule per auditID: drops matches of a rule already seen for the same request. */
+  /**
+   * One alert per rule per auditID: drops matches of a rule already seen for the
+   * same request. auditIDs are unique only within one API server's cluster.
+   */
   private firstPerAuditId(m: RuleMatch): boolean {
-    const id = m.event.kubernetes?.audit.auditID;
-    if (typeof id !== 'string') return true;
+    const auditId = m.event.kubernetes?.audit.auditID;
+    if (typeof auditId !== 'string') return true;
+    const id = `${m.event.orchestrator.cluster.name}/${auditId}`;
     let seen = this.seenAudit.get(id);
     if (!seen) {
       seen = new Set();

@@ -85,6 +85,17 @@ describe('suppression', () => {
     expect(mine(alerts)).toHaveLength(1);
   });
 
+  it('the same auditID from two clusters is two requests', () => {
+    const d = detector([execRule('klaxon: {suppress: {window: 0s}}')]);
+    const fromProd = exec(0, 'dev', 'web-1', 'req-1');
+    const fromStaging = {
+      ...fromProd,
+      orchestrator: { ...fromProd.orchestrator, cluster: { name: 'staging' } },
+    };
+    const alerts = mine(run(d, [fromProd, fromStaging]));
+    expect(alerts.map((a) => a.orchestrator?.cluster?.name)).toEqual(['prod', 'staging']);
+  });
+
   it('same input, same alert ids', () => {
     const events = [exec(0), exec(1)];
     const text = execRule();
