@@ -16,6 +16,29 @@ import {
 import { elasticsearchClient, kafkaClient, waitFor } from './services.ts';
 
 const RULE = 'k8s-cluster-admin-binding';
+const BURST = 'k8s-auth-failure-burst';
+const GUESSER = '198.51.100.77';
+
+/** A refused (401) request from the guessing address; ten within five minutes make a burst alert. */
+function failedAuth(): Record<string, unknown> {
+  const now = new Date().toISOString();
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: crypto.randomUUID(),
+    stage: 'ResponseStarted',
+    requestURI: '/api/v1/namespaces/kube-system/secrets',
+    verb: 'list',
+    user: {},
+    sourceIPs: [GUESSER],
+    userAgent: 'python-requests/2.31.0',
+    responseStatus: { metadata: {}, message: 'Authentication failed, attempted: basic, bearer', code: 401 },
+    requestReceivedTimestamp: now,
+    stageTimestamp: now,
+    annotations: {},
+  };
+}
 const procs: Klaxon[] = [];
 const es = elasticsearchClient();
 const kafka = kafkaClient('klaxon-fault-detector');
@@ -24,9 +47,9 @@ afterAll(async () => {
   await es.close();
 });
 
-/** 1,500 noise events with 10 bindings spread among them, as one EventList. */
-function batch(n: number): Record<string, unknown> {
-  const items: Record<string, unknown>[] = [];
+/** 1,500 noise events with 10 bindings spread among them (and failed logins, when asked), as one EventList. */
+function batch(n: number, failedLogins = 0): Record<string, unknown> {
+  const items: Record<string, unknown>[] = Array.from({ length: failedLogins }, failedAuth);
   for (let i = 0; i < 1_500; i++) {
     items.push(noiseEvent(n * 1_500 + i));
     if (i % 150 === 75) items.push(clusterAdminBinding(`detector-kill-b${n}`));
@@ -35,7 +58,9 @@ function batch(n: number): Record<string, unknown> {
 }
 
 describe('detector killed mid-stream', () => {
-  it('raises exactly 60 binding alerts across a SIGKILL and a restart', { timeout: 300_000 }, async () => {
+  it('raises exactly 60 binding alerts and a burst straddling the kill across a SIGKILL and a restart', {
+    timeout: 300_000,
+  }, async () => {
     const env = isolatedEnv('detector-kill');
     const prefix = env.KLAXON_ES_INDEX_PREFIX!;
     const ingest = await startIngest(env);
@@ -43,15 +68,16 @@ describe('detector killed mid-stream', () => {
     let detect = await startDetect(env);
     procs.push(detect);
 
-    const post = async (n: number) =>
-      expect((await postLikeApiServer(ingest.url, batch(n))).status).toBe(200);
+    const post = async (n: number, failedLogins = 0) =>
+      expect((await postLikeApiServer(ingest.url, batch(n, failedLogins))).status).toBe(200);
     await post(0);
-    await post(1);
+    // Six failed logins before the kill open a burst window; six after it must complete it.
+    await post(1, 6);
     await waitFor(async () => (await alertCount(es, prefix, RULE)) > 0, 90_000, 200);
     await post(2);
     // Killed while batch 2 is being consumed, without a chance to commit or flush anything.
     expect(await detect.kill('SIGKILL')).toBe('SIGKILL');
-    await post(3);
+    await post(3, 6);
     detect = await startDetect(env);
     procs.push(detect);
     await post(4);
@@ -71,5 +97,8 @@ describe('detector killed mid-stream', () => {
     });
     const names = found.hits.hits.map((h) => h._source!.orchestrator.resource.name);
     expect(new Set(names).size).toBe(60);
+    // The correlation window open at the kill survived it: one burst alert for the guessing address.
+    await waitFor(async () => (await alertCount(es, prefix, BURST)) >= 1, 60_000, 500);
+    expect(await alertCount(es, prefix, BURST)).toBe(1);
   });
 });
