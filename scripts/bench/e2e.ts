@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { ask } from './ingest.ts';
+import { ask, profileArgs } from './ingest.ts';
 import type { LoadReport, LoadStart } from './load.ts';
 import { percentile } from './stats.ts';
 import { generate, type JsonObject, toEventLists } from './workload.ts';
@@ -100,13 +100,26 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
+/** Last lines of each klaxon process's stderr, shown only when the run fails. */
+const stderrTails = new Map<string, string[]>();
+
 function klaxon(args: string[], env: Record<string, string>, name: string): ChildProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/klaxon.js'), ...args], {
+  const child = spawn(process.execPath, [...profileArgs(), path.join(ROOT, 'bin/klaxon.js'), ...args], {
     cwd: ROOT,
     env: { ...process.env, KLAXON_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${name}] ${chunk}`));
+  const tail: string[] = [];
+  stderrTails.set(name, tail);
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
+    tail.splice(0, Math.max(0, tail.length - 20));
+  });
   return child;
 }
 
@@ -205,6 +218,8 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
     const kafkaSeenAt = new Map<string, number>();
     const esSeenAt = new Map<string, number>();
     await admin.connect();
+    // Created here so the consumer can subscribe before the detector first writes to it.
+    await admin.createTopics({ topics: [{ topic: alertsTopic, numPartitions: 1 }], waitForLeaders: true });
     await consumer.connect();
     await consumer.subscribe({ topics: [alertsTopic], fromBeginning: true });
     await consumer.run({
@@ -359,6 +374,11 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
         `markers ${kafkaLat.length}/${timedMarkers.size} on the alerts topic, ${esLat.length} in Elasticsearch; ` +
         `detector caught up ${((caughtUpAt - sentAll) / 1000).toFixed(1)} s after the last POST`,
     };
+  } catch (err) {
+    for (const [name, tail] of stderrTails) {
+      for (const line of tail) process.stderr.write(`[${name}] ${line}\n`);
+    }
+    throw err;
   } finally {
     polling = false;
     load?.kill();
