@@ -14,7 +14,7 @@ describe('loadConfig', () => {
     expect(c.ingest.falcoBodyLimit).toBe(1024 * 1024);
     expect(c.ingest.auditEventLimit).toBe(256 * 1024);
     expect(c.ingest.port).toBe(8080);
-    expect(c.detect.rules).toEqual(['detections']);
+    expect(c.detect.rules).toEqual([join(import.meta.dirname, '../../../detections')]);
   });
 
   it('reads lists, sizes and subject maps from the environment', () => {
