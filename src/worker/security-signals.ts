@@ -111,16 +111,29 @@ function imagePullFailure(
   return false;
 }
 
-function auditSignals(audit: Record<string, unknown>, cluster: string): SecuritySignal[] {
-  // Count each request once: at its final stage (events without a stage come from old logs).
-  const stage = str(audit, ['stage']);
-  if (stage !== undefined && stage !== 'ResponseComplete' && stage !== 'Panic') return [];
+const LONG_RUNNING = new Set(['exec', 'attach', 'portforward']);
 
-  const signals: SecuritySignal[] = [];
+/**
+ * Each request is counted at one stage. Most at their final stage (events without
+ * a stage come from old logs). An exec, attach or port-forward session is counted
+ * when it starts: its ResponseComplete comes only when the session ends. A failed
+ * authentication is logged at ResponseStarted only.
+ */
+function countedStage(stage: string | undefined, subresource: string | undefined, code: unknown): boolean {
+  if (stage === undefined) return true;
+  if (subresource !== undefined && LONG_RUNNING.has(subresource)) return stage === 'ResponseStarted';
+  if (stage === 'ResponseStarted') return code === 401;
+  return stage === 'ResponseComplete' || stage === 'Panic';
+}
+
+function auditSignals(audit: Record<string, unknown>, cluster: string): SecuritySignal[] {
   const verb = str(audit, ['verb']);
   const resource = str(audit, ['objectRef', 'resource']);
   const subresource = str(audit, ['objectRef', 'subresource']);
   const code = at(audit, ['responseStatus', 'code']);
+  if (!countedStage(str(audit, ['stage']), subresource, code)) return [];
+
+  const signals: SecuritySignal[] = [];
   const succeeded = typeof code !== 'number' || code < 400;
   const request = at(audit, ['requestObject']);
 

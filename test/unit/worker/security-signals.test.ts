@@ -9,6 +9,19 @@ const audit = (raw: Record<string, unknown>) =>
 const metrics = (e: NormalizedEvent) => classifySecuritySignals(e).map((s) => [s.metric, s.labels]);
 
 describe('classifySecuritySignals', () => {
+  it('counts a failed authentication at ResponseStarted, the only stage the API server logs it at', () => {
+    expect(
+      metrics(
+        audit({
+          verb: 'list',
+          stage: 'ResponseStarted',
+          objectRef: { resource: 'pods' },
+          responseStatus: { code: 401 },
+        }),
+      ),
+    ).toEqual([['k8sAuthFailures', { cluster: 'prod', code: '401' }]]);
+  });
+
   it('counts failed authentication and authorization by code', () => {
     expect(
       metrics(audit({ verb: 'list', objectRef: { resource: 'pods' }, responseStatus: { code: 401 } })),
@@ -66,13 +79,14 @@ describe('classifySecuritySignals', () => {
     ).toEqual([]);
   });
 
-  it('counts secret reads and exec/attach/port-forward once, at the final stage', () => {
+  it('counts secret reads at the final stage, and exec/attach/port-forward once, when the session starts', () => {
     expect(metrics(audit({ verb: 'get', objectRef: { resource: 'secrets', name: 's' } }))).toEqual([
       ['k8sSecretReads', { cluster: 'prod', verb: 'get' }],
     ]);
-    expect(metrics(audit({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec' } }))).toEqual([
-      ['k8sPodExec', { cluster: 'prod', subresource: 'exec' }],
-    ]);
+    const exec = (stage: string) =>
+      metrics(audit({ verb: 'create', stage, objectRef: { resource: 'pods', subresource: 'exec' } }));
+    expect(exec('ResponseStarted')).toEqual([['k8sPodExec', { cluster: 'prod', subresource: 'exec' }]]);
+    expect(exec('ResponseComplete')).toEqual([]);
     expect(
       metrics(
         audit({
