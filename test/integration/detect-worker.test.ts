@@ -77,8 +77,19 @@ async function stopAll(): Promise<void> {
   await Promise.all(all.map((r) => r.stop()));
 }
 
-async function waitJoined(workers: DetectWorker[]): Promise<void> {
+/** Every worker joined both groups, and both groups settled with one member per worker. */
+async function waitJoined(workers: DetectWorker[], groups = defaultGroups): Promise<void> {
   await waitFor(() => workers.every((w) => w.detect.isJoined && w.correlate?.isJoined), 60_000);
+  const admin = kafkaClient('kxt-group-check').admin();
+  await admin.connect();
+  try {
+    await waitFor(async () => {
+      const described = await admin.describeGroups([groups.detect, groups.correlate]);
+      return described.groups.every((g) => g.state === 'Stable' && g.members.length === workers.length);
+    }, 90_000);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Sends events round-robin over the partitions (so a burst is spread across replicas). */
@@ -235,11 +246,9 @@ describe('klaxon detect against real Kafka, Elasticsearch and Alertmanager', () 
       burst: await alertsInEs(rules.burst),
       am: await alertsInAlertmanager(rules.admin),
     };
-    const worker = await startReplica({
-      detect: `kxt-detect-again-${run}`,
-      correlate: `kxt-correlate-again-${run}`,
-    });
-    await waitJoined([worker]);
+    const again = { detect: `kxt-detect-again-${run}`, correlate: `kxt-correlate-again-${run}` };
+    const worker = await startReplica(again);
+    await waitJoined([worker], again);
     // The fresh groups start from the earliest offsets: every event and signal is processed again.
     const published = await waitFor(async () => {
       const all = await readTopic(topics.alerts, 2_000);
