@@ -33,7 +33,7 @@ const PLAN = quick
   ? {
       events: 20_000,
       warmup: 2,
-      rounds: 5,
+      rounds: 7,
       ingestSeconds: 3,
       ingestRounds: 5,
       e2eSeconds: 20,

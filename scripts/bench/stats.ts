@@ -1,4 +1,9 @@
 /** Small statistics and timing helpers shared by the benchmarks. */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
@@ -27,7 +32,8 @@ export interface RoundResult {
 
 /**
  * Runs each named workload `warmup` times untimed, then `rounds` timed rounds,
- * interleaving the workloads round by round so machine noise hits them alike.
+ * interleaving the workloads round by round so machine noise hits them alike,
+ * each after a full GC.
  * Each workload returns how many events it handled; the result is the median
  * events per CPU-second (and per wall-clock second) of each.
  */
@@ -42,6 +48,8 @@ export function interleavedRounds(
   for (let r = 0; r < options.rounds; r++) {
     for (const name of names) {
       const run = workloads[name] as () => number;
+      // Each round starts on a collected heap: no round pays for the garbage of the one before.
+      gc();
       const cpu0 = process.cpuUsage();
       const start = process.hrtime.bigint();
       const events = run();
