@@ -103,7 +103,29 @@ function correlationMessage(
   else if (c.type === 'temporal_ordered') what = names.join(' then ');
   else what = `${names.join(' and ')} together`;
   const cluster = ctx.orchestrator?.cluster?.name ?? 'unknown';
-  return `${what}${by ? ` for ${by}` : ''} within ${timespanText(c.timespanMs)} in cluster ${cluster} — ${c.title}`;
+  const user = ctx.kubernetes ? ctx.user?.name : undefined;
+  const actor = user && !Object.values(group).includes(user) ? ` by ${user}` : '';
+  return `${what}${by ? ` for ${by}` : ''}${actor} within ${timespanText(c.timespanMs)} in cluster ${cluster} — ${c.title}`;
+}
+
+/**
+ * The context of a correlation alert: its last event's, but a sequence that ends with a Falco alert is still
+ * about the Kubernetes identity that started it (who opened the exec), not the process user Falco reports.
+ */
+function correlationContext(window: readonly Entry[], last: Entry): AlertContext {
+  if (last.context.kubernetes) return last.context;
+  let actor: Entry | undefined;
+  for (const e of window) if (e.context.kubernetes && (!actor || e.time >= actor.time)) actor = e;
+  if (!actor) return last.context;
+  const { user, source, user_agent, kubernetes } = actor.context;
+  const ctx: AlertContext = { ...last.context, kubernetes };
+  delete ctx.user;
+  delete ctx.source;
+  delete ctx.user_agent;
+  if (user) ctx.user = user;
+  if (source) ctx.source = source;
+  if (user_agent) ctx.user_agent = user_agent;
+  return ctx;
 }
 
 /**
@@ -244,15 +266,16 @@ export class Correlator {
     for (const e of window) if (e.time >= last.time) last = e;
     const id = alertId(c.id, g.key, window[0]!.eventId);
     const eventIds = window.slice(0, MAX_EVENT_IDS).map((e) => e.eventId);
+    const context = correlationContext(window, last);
     const alert = buildAlert({
       rule: c,
       level: c.level,
-      context: last.context,
+      context,
       alertId: id,
       eventIds,
       count: window.length,
       revision: 0,
-      message: correlationMessage(c, g.group, n, last.context),
+      message: correlationMessage(c, g.group, n, context),
       created: this.opts.now().toISOString(),
       correlation: { type: c.type, group: g.group },
     });
