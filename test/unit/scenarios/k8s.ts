@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Detector, type RuleSet } from '../../../src/detect/index.ts';
+import { normalizeAny } from '../../../src/normalize/index.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -172,6 +174,11 @@ export interface AuditSpec {
 }
 
 let seq = 0;
+
+/** Restarts the id and timestamp sequence, so a generator gives the same events on every call. */
+export function resetIds(): void {
+  seq = 0;
+}
 
 /** One audit event as the API server's log and webhook backends write it. */
 export function audit(s: AuditSpec): Json {
@@ -386,3 +393,19 @@ export function writeJsonl(name: string, events: unknown[]): string {
 
 export const min = (n: number) => n * 60_000;
 export const sec = (n: number) => n * 1000;
+
+/**
+ * The rules that fire on `events`, run the way `klaxon replay` runs them (normalize, detect, flush) but with the
+ * catalogue loaded once: for large matrices of small traces.
+ */
+export function firedRules(ruleset: RuleSet, events: unknown[]): Set<string> {
+  const detector = new Detector(ruleset);
+  const out = new Set<string>();
+  for (const raw of events) {
+    const r = normalizeAny(raw, { cluster: 'test' });
+    if (!r.ok) throw new Error(`scenario event does not normalize: ${r.reason}`);
+    for (const a of detector.process(r.event)) out.add(a.rule.name);
+  }
+  for (const a of detector.flush()) out.add(a.rule.name);
+  return out;
+}
