@@ -311,7 +311,11 @@ export class Correlator {
     return this.correlate({
       correlation: outer.id,
       rule: inner.id,
-      key: JSON.stringify([outer.id, ...outer.groupBy.map((n) => values[n]!)]),
+      key: JSON.stringify([
+        outer.id,
+        last.context.orchestrator?.cluster?.name ?? '',
+        ...outer.groupBy.map((n) => values[n]!),
+      ]),
       group: values,
       time: last.time,
       event_id: alert.klaxon.alert_id,
@@ -419,7 +423,8 @@ export function signalsFor(
     const signal: Signal = {
       correlation: c.id,
       rule: rule.id,
-      key: JSON.stringify([c.id, ...c.groupBy.map((n) => group[n]!)]),
+      // Windows never span clusters: the same pod, account or private address in two clusters is two things.
+      key: JSON.stringify([c.id, event.orchestrator.cluster.name, ...c.groupBy.map((n) => group[n]!)]),
       group,
       time,
       event_id: event.event.id,
