@@ -76,3 +76,20 @@ describe('correlations stay within a cluster', () => {
     ]);
   });
 });
+
+describe('alerts folded by identity stay per cluster', () => {
+  it('curl reading secrets in prod and in staging with a same-named account pages once per cluster', () => {
+    const curl = serviceAccount('payments', 'payments-api', '203.0.113.99', 'curl/8.5.0');
+    const read = (name: string, at: number) =>
+      audit({ at, actor: curl, verb: 'get', ref: { resource: 'secrets', namespace: 'payments', name } });
+    const alerts = detect([
+      ['prod', read('a', T0)],
+      ['staging', read('b', T0 + 1000)],
+      ['prod', read('c', T0 + 2000)],
+    ]).filter((a) => a.startsWith('k8s-secret-read-by-unusual-agent'));
+    // One alert per cluster (each may be re-issued with its final count when its window closes).
+    expect(new Set(alerts)).toEqual(
+      new Set(['k8s-secret-read-by-unusual-agent@prod', 'k8s-secret-read-by-unusual-agent@staging']),
+    );
+  });
+});
