@@ -227,15 +227,22 @@ function looseEqual(a: unknown, b: unknown): boolean {
   return sa !== undefined && sa === sb;
 }
 
+/** Options of a whole detection or filter section (custom attribute `klaxon`). */
+export interface CompileOptions {
+  /** `arrays: every`: a field path crossing arrays matches only when every element matches. */
+  every?: boolean;
+}
+
 function compileFieldItem(
   field: string,
   modNames: string[],
   raw: unknown,
   scope: FieldScope,
   path: (string | number)[],
+  opts: CompileOptions,
 ): EventPredicate {
   const mods = parseModifiers(modNames, path);
-  const acc: FieldAccessor = compileField(field, scope);
+  const acc: FieldAccessor = compileField(field, scope, opts.every === true);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) throw new DetectionError(`field "${field}" has an empty list of values`, path);
 
@@ -372,7 +379,12 @@ function combineOr(reqs: Requirements[]): Requirements {
   return { verb: union(reqs.map((r) => r.verb)), resource: union(reqs.map((r) => r.resource)) };
 }
 
-function compileMap(map: Record<string, unknown>, scope: FieldScope, path: (string | number)[]): Search {
+function compileMap(
+  map: Record<string, unknown>,
+  scope: FieldScope,
+  path: (string | number)[],
+  opts: CompileOptions,
+): Search {
   const preds: EventPredicate[] = [];
   const requires: Requirements = {};
   const entries = Object.entries(map);
@@ -384,16 +396,21 @@ function compileMap(map: Record<string, unknown>, scope: FieldScope, path: (stri
       preds.push(compileKeywords(raw, mods, scope, here));
       continue;
     }
-    preds.push(compileFieldItem(field!, mods, raw, scope, here));
+    preds.push(compileFieldItem(field!, mods, raw, scope, here, opts));
     const idx = indexedField(field!, scope);
     if (idx) requires[idx] = intersect(requires[idx], literalSet(raw, mods));
   }
   return { match: and(preds), requires };
 }
 
-function compileSearch(raw: unknown, scope: FieldScope, path: (string | number)[]): Search {
+function compileSearch(
+  raw: unknown,
+  scope: FieldScope,
+  path: (string | number)[],
+  opts: CompileOptions,
+): Search {
   if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
-    return compileMap(raw as Record<string, unknown>, scope, path);
+    return compileMap(raw as Record<string, unknown>, scope, path, opts);
   }
   if (Array.isArray(raw)) {
     if (raw.length === 0) throw new DetectionError('empty search identifier', path);
@@ -401,7 +418,7 @@ function compileSearch(raw: unknown, scope: FieldScope, path: (string | number)[
     const keywords: unknown[] = [];
     raw.forEach((item, k) => {
       if (item !== null && typeof item === 'object' && !Array.isArray(item))
-        maps.push(compileMap(item as Record<string, unknown>, scope, [...path, k]));
+        maps.push(compileMap(item as Record<string, unknown>, scope, [...path, k], opts));
       else keywords.push(item);
     });
     const parts = [...maps];
@@ -459,11 +476,12 @@ export function compileDetection(
   scope: FieldScope,
   path: (string | number)[],
   skip: readonly string[] = [],
+  opts: CompileOptions = {},
 ): CompiledDetection {
   const searches = new Map<string, Search>();
   for (const [name, raw] of Object.entries(detection)) {
     if (name === 'condition' || name === 'timeframe' || skip.includes(name)) continue;
-    searches.set(name, compileSearch(raw, scope, [...path, name]));
+    searches.set(name, compileSearch(raw, scope, [...path, name], opts));
   }
   const rawCond = detection.condition;
   const conds = Array.isArray(rawCond) ? rawCond : [rawCond];

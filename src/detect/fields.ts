@@ -75,14 +75,14 @@ function visitLeaf(node: unknown, pred: LeafPredicate): Visit {
   return pred(node) ? MATCH : PRESENT;
 }
 
-function walk(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
+function walkAny(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
   if (i === p.n) return visitLeaf(node, pred);
   if (node === null || typeof node !== 'object') return MISSING;
   if (Array.isArray(node)) {
     // A path crossing an array matches when any element matches (Elasticsearch semantics).
     let best: Visit = MISSING;
     for (let k = 0; k < node.length; k++) {
-      const r = walk(node[k], p, i, pred);
+      const r = walkAny(node[k], p, i, pred);
       if (r === MATCH) return MATCH;
       if (r > best) best = r;
     }
@@ -92,14 +92,59 @@ function walk(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
   const row = p.joined[i]!;
   if (!p.dotted[i]) {
     const key = row[i + 1]!;
-    return Object.hasOwn(obj, key) ? walk(obj[key], p, i + 1, pred) : MISSING;
+    return Object.hasOwn(obj, key) ? walkAny(obj[key], p, i + 1, pred) : MISSING;
   }
   let best: Visit = MISSING;
   // Keys of free-form maps may contain dots (annotations, Falco's `output_fields`): longest key first.
   for (let j = p.n; j > i; j--) {
     const key = row[j]!;
     if (!Object.hasOwn(obj, key)) continue;
-    const r = walk(obj[key], p, j, pred);
+    const r = walkAny(obj[key], p, j, pred);
+    if (r === MATCH) return MATCH;
+    if (r > best) best = r;
+  }
+  return best;
+}
+
+/** `visitLeaf` for `arrays: every`: an array leaf matches when every element does (an empty one: nothing fails). */
+function visitLeafEvery(node: unknown, pred: LeafPredicate): Visit {
+  if (Array.isArray(node)) {
+    for (let k = 0; k < node.length; k++) if (visitLeafEvery(node[k], pred) !== MATCH) return PRESENT;
+    return MATCH;
+  }
+  return pred(node) ? MATCH : PRESENT;
+}
+
+/**
+ * `walk` for `arrays: every` (custom attribute `klaxon: {arrays: every}`): a path crossing an array matches when
+ * EVERY element matches, and an element without the path fails it. Allow-lists need this: "every container runs
+ * a trusted image", where any-element semantics would let one trusted sidecar exempt a whole pod.
+ */
+function walkEvery(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
+  if (i === p.n) return visitLeafEvery(node, pred);
+  if (node === null || typeof node !== 'object') return MISSING;
+  if (Array.isArray(node)) {
+    if (node.length === 0) return MATCH;
+    let all = true;
+    let seen = false;
+    for (let k = 0; k < node.length; k++) {
+      const r = walkEvery(node[k], p, i, pred);
+      if (r !== MISSING) seen = true;
+      if (r !== MATCH) all = false;
+    }
+    return all ? MATCH : seen ? PRESENT : MISSING;
+  }
+  const obj = node as Record<string, unknown>;
+  const row = p.joined[i]!;
+  if (!p.dotted[i]) {
+    const key = row[i + 1]!;
+    return Object.hasOwn(obj, key) ? walkEvery(obj[key], p, i + 1, pred) : MISSING;
+  }
+  let best: Visit = MISSING;
+  for (let j = p.n; j > i; j--) {
+    const key = row[j]!;
+    if (!Object.hasOwn(obj, key)) continue;
+    const r = walkEvery(obj[key], p, j, pred);
     if (r === MATCH) return MATCH;
     if (r > best) best = r;
   }
@@ -194,9 +239,10 @@ function auditRoot(event: NormalizedEvent): unknown {
  * - falco: the Falco alert's path (dotted `output_fields` keys), then ECS.
  * - ecs: the normalized event only.
  */
-export function compileField(name: string, scope: FieldScope): FieldAccessor {
+export function compileField(name: string, scope: FieldScope, every = false): FieldAccessor {
   const candidates: Candidate[] = [];
   const ecs = compilePath(name);
+  const walk = every ? walkEvery : walkAny;
   if (scope === 'kubernetes.audit') {
     const short = AUDIT_SHORT_NAMES[name];
     if (short) {

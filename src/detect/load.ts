@@ -170,7 +170,9 @@ function buildDetection(
       ['logsource'],
     );
   const opts = klaxonOptions(raw);
-  const compiled = compileDetection(raw.detection as Record<string, unknown>, scope, ['detection']);
+  const compiled = compileDetection(raw.detection as Record<string, unknown>, scope, ['detection'], [], {
+    every: opts.arrays === 'every',
+  });
   const byNames =
     opts.suppress?.by ?? (scope === 'falco' ? [...DEFAULT_SUPPRESS_BY, 'rule'] : DEFAULT_SUPPRESS_BY);
   return {
@@ -258,7 +260,8 @@ function buildFilter(raw: Record<string, unknown>, file: string, line: number): 
   const logsource = raw.logsource as Record<string, string>;
   const scope = scopeOf(logsource) ?? 'ecs';
   const f = raw.filter as Record<string, unknown>;
-  const compiled = compileDetection(f, scope, ['filter'], ['rules']);
+  const opts = klaxonOptions(raw);
+  const compiled = compileDetection(f, scope, ['filter'], ['rules'], { every: opts.arrays === 'every' });
   // The Sigma schema requires a non-empty list of rule ids or names (pySigma's `any` is not in it).
   const rules = stringList(f.rules);
   return {

@@ -28,6 +28,11 @@ export const KlaxonRuleOptions = z
       .optional(),
     /** `falco-priority`: the alert's level comes from the Falco alert's priority, not from `level`. */
     severity: z.literal('falco-priority').optional(),
+    /**
+     * How a field path that crosses arrays matches: `any` element (the default, Elasticsearch semantics) or `every`
+     * element (allow-lists: "every container runs a trusted image").
+     */
+    arrays: z.enum(['any', 'every']).optional(),
   })
   .strict();
 export type KlaxonRuleOptions = z.infer<typeof KlaxonRuleOptions>;
