@@ -144,6 +144,12 @@ export class Correlator {
   private readonly byId = new Map<string, CorrelationRule>();
   private readonly opts: CorrelatorOptions;
   private maxTime = Number.NEGATIVE_INFINITY;
+  /**
+   * Latest signal time per source (audit, Falco). Lateness is judged within a source: Falco posts each alert as it
+   * happens while the API server batches audit events (up to 30 s by default, more on retries), so a Falco stream
+   * running ahead must not make the audit events of the same minutes "late".
+   */
+  private readonly latestBySource = new Map<string, number>();
   private nextDue = Number.POSITIVE_INFINITY;
 
   constructor(correlations: CorrelationRule[], opts: CorrelatorOptions) {
@@ -163,10 +169,13 @@ export class Correlator {
     const c = this.byId.get(signal.correlation);
     if (!c) return [];
     const out: Alert[] = [];
-    if (signal.time < this.watermark()) {
+    const source = signal.context.dataset;
+    const latest = this.latestBySource.get(source) ?? Number.NEGATIVE_INFINITY;
+    if (signal.time < latest - this.opts.latenessMs) {
       correlationEvicted.inc({ reason: 'late' });
       return out;
     }
+    if (signal.time > latest) this.latestBySource.set(source, signal.time);
     if (signal.time > this.maxTime) this.maxTime = signal.time;
     let g = this.groups.get(signal.key);
     if (g) {

@@ -1,7 +1,20 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, replay } from '../catalogue/replay.ts';
-import { audit, falcoAlert, falcosidekick, type Json, min, sec, T0, user, uuid, writeJsonl } from './k8s.ts';
+import { loadRules } from '../../../src/detect/index.ts';
+import { DETECTIONS, ROOT, replay } from '../catalogue/replay.ts';
+import {
+  audit,
+  falcoAlert,
+  falcosidekick,
+  firedRules,
+  type Json,
+  min,
+  sec,
+  T0,
+  user,
+  uuid,
+  writeJsonl,
+} from './k8s.ts';
 
 const FIXTURES = join(ROOT, 'test/fixtures/scenarios');
 const SEQ = 'k8s-exec-followed-by-shell';
@@ -103,5 +116,32 @@ describe('exec then shell', { timeout: 30_000 }, () => {
       annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' },
     });
     expect(await sequences([denied], [shell(T0 + sec(40), 'web-7d9f')])).toHaveLength(0);
+  });
+});
+
+describe('exec then shell, as they arrive live', () => {
+  const { ruleset } = loadRules([DETECTIONS]);
+
+  /** Falco posts each alert at once; the API server's webhook posts the audit events of the last `batchMs` together. */
+  function live(audits: Json[], falcos: Json[], batchMs: number): Set<string> {
+    const arrivals: [number, Json][] = falcos.map((f) => [Date.parse(String(f.time)), f]);
+    for (const a of audits) {
+      const t = Date.parse(String(a.stageTimestamp));
+      arrivals.push([T0 + Math.ceil((t - T0 + 1) / batchMs) * batchMs + 500, a]);
+    }
+    arrivals.sort((x, y) => x[0] - y[0]);
+    return firedRules(
+      ruleset,
+      arrivals.map(([, e]) => e),
+    );
+  }
+
+  it('fires when the exec reaches Klaxon 45 s after Falco already reported the shell (and other pods keep alerting)', () => {
+    const noise = Array.from({ length: 60 }, (_, i) =>
+      falcoAlert(T0 + i * 5000, 'Contact K8S API Server From Container', 'Notice', 'monitoring', 'agent-x'),
+    );
+    const exec = session('web-7d9f', T0 + sec(181)).slice(0, 1);
+    const fired = live(exec, [...noise, shell(T0 + sec(184), 'web-7d9f')], sec(45));
+    expect(fired).toContain(SEQ);
   });
 });
