@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --e2e|--no-e2e] [-- --seed N] [-- --only parse,ingest,rss,e2e]`
+ * `npm run bench [-- --quick] [-- --e2e|--no-e2e] [-- --seed N] [-- --only parse,ingest,rss,e2e] [-- --rules DIR,...]`
  *
  * Klaxon's benchmarks, each next to a baseline measured in the same run on the
  * same events (docs/benchmarks.md explains the method). The last line printed
@@ -69,7 +69,7 @@ log(
   `workload: ${items.length} events (${auditCount} audit in ${lists.length} EventLists, ${items.length - auditCount} Falco)`,
 );
 
-if (wants('parse')) {
+if (wants('parse') || wants('detect')) {
   const serialized = serializeNormalized(items);
   const bytes = serialized.reduce((sum, s) => sum + s.length, 0);
   log(
@@ -93,7 +93,11 @@ if (wants('parse')) {
   ]);
   rows.push(['  wall clock: parse', d.wall.parse, '', undefined]);
   rows.push(['  wall clock: detect', d.wall.detect, 'parse (wall)', d.wall.detect / d.wall.parse]);
-  notes.push(`alerts per pass over the workload: ${d.alerts_per_pass}`);
+  const { detection, correlation, filters } = d.catalogue;
+  notes.push(
+    `catalogue: ${detection} detection + ${correlation} correlation rules, ${filters} filters; ` +
+      `alerts per pass over the workload: ${d.alerts_per_pass}`,
+  );
   notes.push(
     `round spread (max deviation from median): ${Object.entries(d.spreads)
       .map(([n, s]) => `${n} ${(s * 100).toFixed(1)}%`)

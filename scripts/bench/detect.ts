@@ -25,6 +25,8 @@ export interface DetectFigures {
   parse_eps: number;
   detect_eps: number;
   detect_rules: number;
+  /** How `detect_rules` splits, and the filters loaded besides. */
+  catalogue: { detection: number; correlation: number; filters: number };
   /** Alerts per pass over the workload (a sanity check that rules fire). */
   alerts_per_pass: number;
   /** JSON.parse of the 400-event EventList bodies, in events per second (ingest's own baseline). */
@@ -77,6 +79,11 @@ export async function benchParseDetect(
     parse_eps: get('parse').eps,
     detect_eps: get('detect').eps,
     detect_rules: ruleset.rules.length + ruleset.correlations.length,
+    catalogue: {
+      detection: ruleset.rules.length,
+      correlation: ruleset.correlations.length,
+      filters: ruleset.filters.length,
+    },
     alerts_per_pass: alertsPerPass,
     parse_list_eps: get('parse_list').eps,
     wall: {
