@@ -42,7 +42,10 @@ export function buildDetectWorker(
     ],
     logger,
   });
-  const { sinks, elasticsearch } = sinksFromSettings(settings, bus);
+  const { sinks, elasticsearch } = sinksFromSettings(settings, {
+    alertsBus: bus,
+    indexEvents: settings.elasticsearch.indexEvents,
+  });
   if (settings.detect.alertsFile) sinks.push(new JsonlSink({ file: settings.detect.alertsFile }));
   const worker = new DetectWorker({
     bus,

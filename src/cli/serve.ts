@@ -14,40 +14,20 @@ import { planListener, startIngestServer } from '../ingest/server.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import { AlertmanagerSink } from '../sinks/alertmanager.ts';
-import { ElasticsearchSink } from '../sinks/elasticsearch.ts';
+import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
 import { countSecuritySignals } from '../worker/security-signals.ts';
 
-/** Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured. */
+/**
+ * Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured.
+ * No alerts topic and no event index: serve's output is stdout, and KLAXON_INDEX_EVENTS is `klaxon detect`'s.
+ */
 async function openSinks(settings: Settings): Promise<Sink[]> {
-  const sinks: Sink[] = [new JsonlSink({ stream: process.stdout, file: settings.detect.alertsFile })];
-  const es = settings.elasticsearch;
-  if (es.url) {
-    const sink = new ElasticsearchSink({
-      url: es.url,
-      apiKey: es.apiKey,
-      username: es.username,
-      password: es.password,
-      caFile: es.caFile,
-      indexPrefix: es.indexPrefix,
-    });
-    await sink.installTemplates();
-    sinks.push(sink);
-  }
-  const am = settings.alertmanager;
-  if (am.url) {
-    sinks.push(
-      new AlertmanagerSink({
-        url: am.url,
-        minLevel: am.minLevel,
-        resolveAfterMs: am.resolveAfterSeconds * 1000,
-        runbookBaseUrl: am.runbookBaseUrl,
-      }),
-    );
-  }
-  return sinks;
+  const jsonl = new JsonlSink({ stream: process.stdout, file: settings.detect.alertsFile });
+  const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false });
+  await elasticsearch?.installTemplates();
+  return [jsonl, ...sinks];
 }
 
 /** Writes until every sink has the alerts: re-running detection on a redelivery would not re-raise them. */

@@ -5,10 +5,13 @@ import { ElasticsearchSink } from './elasticsearch.ts';
 import { KafkaAlertsSink } from './kafka-alerts.ts';
 import type { Sink } from './sink.ts';
 
-/** The sinks the configuration asks for. `elasticsearch` is also the event indexer when enabled. */
+/**
+ * The sinks the configuration asks for, plus the alerts topic when `alertsBus` is given.
+ * `elasticsearch` is also the event indexer when `indexEvents` is set.
+ */
 export function sinksFromSettings(
   settings: Settings,
-  bus: Pick<Bus, 'produce' | 'ready'> | undefined,
+  use: { alertsBus?: Pick<Bus, 'produce' | 'ready'>; indexEvents: boolean },
 ): { sinks: Sink[]; elasticsearch?: ElasticsearchSink } {
   const sinks: Sink[] = [];
   let elasticsearch: ElasticsearchSink | undefined;
@@ -21,7 +24,7 @@ export function sinksFromSettings(
       password: es.password,
       caFile: es.caFile,
       indexPrefix: es.indexPrefix,
-      indexEvents: es.indexEvents,
+      indexEvents: use.indexEvents,
     });
     sinks.push(elasticsearch);
   }
@@ -36,6 +39,6 @@ export function sinksFromSettings(
       }),
     );
   }
-  if (bus) sinks.push(new KafkaAlertsSink(bus, settings.kafka.alertsTopic));
+  if (use.alertsBus) sinks.push(new KafkaAlertsSink(use.alertsBus, settings.kafka.alertsTopic));
   return elasticsearch ? { sinks, elasticsearch } : { sinks };
 }
