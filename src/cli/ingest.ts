@@ -5,10 +5,11 @@ import {
   announceGeneratedToken,
   type ListenFlags,
   onShutdownSignal,
-  reportStartupError,
+  planOrReport,
   settingsFromFlags,
+  startBusOrReport,
 } from '../ingest/lifecycle.ts';
-import { planListener, startIngestServer } from '../ingest/server.ts';
+import { startIngestServer } from '../ingest/server.ts';
 import { createLogger } from '../log.ts';
 
 async function ingest(flags: ListenFlags): Promise<number> {
@@ -21,24 +22,12 @@ async function ingest(flags: ListenFlags): Promise<number> {
     return 2;
   }
   const logger = createLogger(settings.log.level);
-  let plan: ReturnType<typeof planListener>;
-  try {
-    plan = planListener(settings);
-  } catch (err) {
-    reportStartupError('ingest', err);
-    return 2;
-  }
+  const plan = planOrReport('ingest', settings);
+  if (!plan) return 2;
   // Kafka down at start is survivable: events go to the spool until it is reachable.
   const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: true });
-  try {
-    await bus.start();
-  } catch (err) {
-    process.stderr.write(
-      `klaxon ingest: cannot open the spool in ${settings.ingest.spool.dir}: ${(err as Error).message}\n`,
-    );
-    await bus.stop();
+  if (!(await startBusOrReport('ingest', bus, `cannot open the spool in ${settings.ingest.spool.dir}`)))
     return 1;
-  }
   const server = await startIngestServer({ settings, plan, bus, logger });
   announceGeneratedToken(plan.generatedToken);
   logger.info(

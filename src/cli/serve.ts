@@ -7,10 +7,11 @@ import {
   announceGeneratedToken,
   type ListenFlags,
   onShutdownSignal,
-  reportStartupError,
+  planOrReport,
   settingsFromFlags,
+  startBusOrReport,
 } from '../ingest/lifecycle.ts';
-import { planListener, startIngestServer } from '../ingest/server.ts';
+import { startIngestServer } from '../ingest/server.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
@@ -111,25 +112,14 @@ async function serve(flags: ListenFlags): Promise<number> {
   const settings = settingsFromFlags('serve', flags);
   if (!settings) return 2;
   const logger = createLogger(settings.log.level);
-  let plan: ReturnType<typeof planListener>;
-  try {
-    plan = planListener(settings);
-  } catch (err) {
-    reportStartupError('serve', err);
-    return 2;
-  }
+  const plan = planOrReport('serve', settings);
+  if (!plan) return 2;
   const { ruleset, errors } = loadRules(settings.detect.rules);
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
   const sinks = await openSinks(settings);
   const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: false });
-  try {
-    await bus.start();
-  } catch (err) {
-    process.stderr.write(`klaxon serve: cannot start the ${bus.kind} bus: ${(err as Error).message}\n`);
-    await bus.stop();
-    return 1;
-  }
+  if (!(await startBusOrReport('serve', bus, `cannot start the ${bus.kind} bus`))) return 1;
   const detection = await startDetection(settings, bus, detector, sinks, logger);
   const server = await startIngestServer({ settings, plan, bus, logger });
   announceGeneratedToken(plan.generatedToken);

@@ -1,5 +1,6 @@
+import type { Bus } from '../bus/index.ts';
 import { ConfigError, loadConfig, type Settings } from '../config.ts';
-import { UnsafeListenError } from './server.ts';
+import { type ListenPlan, planListener, UnsafeListenError } from './server.ts';
 
 /** Flags shared by `serve` and `ingest`. */
 export interface ListenFlags {
@@ -19,11 +20,33 @@ export function settingsFromFlags(command: string, flags: ListenFlags): Settings
 }
 
 /** Errors a user can fix (settings, files, unsafe address): one clear line, no stack. */
-export function reportStartupError(command: string, err: unknown): void {
+function reportStartupError(command: string, err: unknown): void {
   const fixable = err instanceof UnsafeListenError || err instanceof ConfigError;
   process.stderr.write(
     `klaxon ${command}: ${fixable ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`,
   );
+}
+
+/** The listener plan, or undefined once the reason it cannot be made is on stderr. */
+export function planOrReport(command: string, settings: Settings): ListenPlan | undefined {
+  try {
+    return planListener(settings);
+  } catch (err) {
+    reportStartupError(command, err);
+    return undefined;
+  }
+}
+
+/** Starts the bus; when it cannot, stops it again and says why on stderr (`what`: what could not be done). */
+export async function startBusOrReport(command: string, bus: Bus, what: string): Promise<boolean> {
+  try {
+    await bus.start();
+    return true;
+  } catch (err) {
+    process.stderr.write(`klaxon ${command}: ${what}: ${(err as Error).message}\n`);
+    await bus.stop();
+    return false;
+  }
 }
 
 /** Runs `stop` once on the first SIGINT/SIGTERM; a second signal exits at once. */
