@@ -18,6 +18,7 @@ export const FALCO_PRIORITIES = [
   'info',
   'debug',
 ] as const;
+export type FalcoPriorityName = (typeof FALCO_PRIORITIES)[number];
 const PRIORITY_SET: ReadonlySet<string> = new Set(FALCO_PRIORITIES);
 
 export const FalcoPriority = z.string().refine((p) => PRIORITY_SET.has(p.toLowerCase()), {

@@ -11,6 +11,7 @@ import {
   k8sSecretReads,
 } from '../metrics.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import { FALCO_PRIORITIES, type FalcoPriorityName } from '../schema/falco.ts';
 
 /**
  * The security signals the Kubernetes hardening guides ask to watch, as counters by cluster
@@ -46,17 +47,10 @@ const POD_SPEC_PATHS = {
 } as const;
 type WorkloadResource = keyof typeof POD_SPEC_PATHS;
 
-const FALCO_PRIORITIES = [
-  'emergency',
-  'alert',
-  'critical',
-  'error',
-  'warning',
-  'notice',
-  'informational',
-  'debug',
-] as const;
-type FalcoPriority = (typeof FALCO_PRIORITIES)[number] | 'other';
+/** The `priority` label: Falco's priorities with `info` counted as `informational`, else `other`. */
+type PriorityLabel = Exclude<FalcoPriorityName, 'info'>;
+const PRIORITY_LABELS = FALCO_PRIORITIES.filter((p): p is PriorityLabel => p !== 'info');
+type FalcoPriority = PriorityLabel | 'other';
 
 const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff']);
 
@@ -181,7 +175,7 @@ export function classifySecuritySignals(event: NormalizedEvent): SecuritySignal[
   const cluster = event.orchestrator.cluster.name;
   if (event.event.dataset === 'falco') {
     const raw = typeof event.falco?.priority === 'string' ? event.falco.priority.toLowerCase() : undefined;
-    const priority = raw === 'info' ? 'informational' : (oneOf(raw, FALCO_PRIORITIES) ?? 'other');
+    const priority = raw === 'info' ? 'informational' : (oneOf(raw, PRIORITY_LABELS) ?? 'other');
     return [{ metric: 'falcoAlerts', labels: { cluster, priority } }];
   }
   return event.kubernetes ? auditSignals(event.kubernetes.audit, cluster) : [];
