@@ -4,7 +4,7 @@ import type { Detector } from '../detect/detector.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { Chunk, ChunkPlan } from './batch-consumer.ts';
-import { type DeadLetter, sendDeadLetters } from './deadletter.ts';
+import { type DeadLetter, sendDeadLetters, undecodableLetter } from './deadletter.ts';
 import { decodeSignal } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
 
@@ -128,15 +128,7 @@ export class CorrelateStage {
       live ||= !replay;
       const decoded = decodeSignal(m.value);
       if (!decoded.ok) {
-        if (!replay) {
-          letters.push({
-            reason: decoded.reason,
-            detail: decoded.detail,
-            key: m.key,
-            value: m.value,
-            source: { topic: m.topic, partition: m.partition, offset: m.offset },
-          });
-        }
+        if (!replay) letters.push(undecodableLetter(m, decoded));
         continue;
       }
       const signal = decoded.value;

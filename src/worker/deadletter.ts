@@ -1,6 +1,6 @@
-import type { Bus, BusMessage } from '../bus/types.ts';
+import type { Bus, BusMessage, ConsumedMessage } from '../bus/types.ts';
 import { deadletters } from '../metrics.ts';
-import type { DeadLetterReason } from './decode.ts';
+import type { DeadLetterReason, Decoded } from './decode.ts';
 
 export const DEADLETTER_TOPIC = 'klaxon.deadletter';
 
@@ -20,6 +20,20 @@ export interface DeadLetter {
   key: string | null;
   value: Buffer | string;
   source?: { topic: string; partition: number; offset: string };
+}
+
+/** A consumed message that could not be decoded, as a dead letter naming where it was read. */
+export function undecodableLetter(
+  m: ConsumedMessage,
+  failure: Extract<Decoded<unknown>, { ok: false }>,
+): DeadLetter {
+  return {
+    reason: failure.reason,
+    detail: failure.detail,
+    key: m.key,
+    value: m.value,
+    source: { topic: m.topic, partition: m.partition, offset: m.offset },
+  };
 }
 
 export function deadLetterMessage(letter: DeadLetter): BusMessage {

@@ -7,7 +7,7 @@ import type { Signal } from '../schema/signal.ts';
 import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { Chunk, ChunkPlan } from './batch-consumer.ts';
-import { type DeadLetter, sendDeadLetters } from './deadletter.ts';
+import { type DeadLetter, sendDeadLetters, undecodableLetter } from './deadletter.ts';
 import { decodeEvent } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
 import { countSecuritySignals } from './security-signals.ts';
@@ -58,15 +58,7 @@ export class DetectStage {
     for (const m of chunk.messages) {
       const decoded = decodeEvent(m.value);
       if (decoded.ok) events.push(decoded.value);
-      else {
-        letters.push({
-          reason: decoded.reason,
-          detail: decoded.detail,
-          key: m.key,
-          value: m.value,
-          source: { topic: m.topic, partition: m.partition, offset: m.offset },
-        });
-      }
+      else letters.push(undecodableLetter(m, decoded));
     }
 
     const alerts: Alert[] = [];
