@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { NormalizedEvent } from '../schema/event.ts';
 import { Signal } from '../schema/signal.ts';
 
@@ -25,22 +26,21 @@ function describeIssues(issues: readonly { path: readonly PropertyKey[]; message
     .join('; ');
 }
 
-/** A `klaxon.events` message → the normalized event, or why not. */
-export function decodeEvent(bytes: Buffer): Decoded<NormalizedEvent> {
+function decodeAs<T>(schema: z.ZodType<T>, invalid: DeadLetterReason, bytes: Buffer): Decoded<T> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const parsed = NormalizedEvent.safeParse(json.value);
+  const parsed = schema.safeParse(json.value);
   return parsed.success
     ? { ok: true, value: parsed.data }
-    : { ok: false, reason: 'invalid-event', detail: describeIssues(parsed.error.issues) };
+    : { ok: false, reason: invalid, detail: describeIssues(parsed.error.issues) };
+}
+
+/** A `klaxon.events` message → the normalized event, or why not. */
+export function decodeEvent(bytes: Buffer): Decoded<NormalizedEvent> {
+  return decodeAs(NormalizedEvent, 'invalid-event', bytes);
 }
 
 /** A `klaxon.signals` message → the signal, or why not. */
 export function decodeSignal(bytes: Buffer): Decoded<Signal> {
-  const json = parseJson(bytes);
-  if (!json.ok) return json;
-  const parsed = Signal.safeParse(json.value);
-  return parsed.success
-    ? { ok: true, value: parsed.data }
-    : { ok: false, reason: 'invalid-signal', detail: describeIssues(parsed.error.issues) };
+  return decodeAs(Signal, 'invalid-signal', bytes);
 }
