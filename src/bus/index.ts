@@ -18,14 +18,20 @@ export { BusUnavailableError } from './types.ts';
 
 /** Kafka when `KAFKA_BROKERS` is set, else the in-process bus. Not started yet. */
 export function createBus(settings: Settings, logger: Logger): Bus {
-  const { kafka } = settings;
-  if (!kafka.brokers || kafka.brokers.length === 0) {
+  const { brokers } = settings.kafka;
+  if (!brokers || brokers.length === 0) {
     return new MemoryBus({
       onHandlerError: (err, batch) => logger.error({ err, ...batch }, 'batch handler failed; redelivering'),
     });
   }
+  return kafkaBusFromSettings(settings, brokers, logger);
+}
+
+/** The Kafka bus on `brokers`, owning (and probed for readiness on) the events topic. Not started yet. */
+export function kafkaBusFromSettings(settings: Settings, brokers: string[], logger: Logger): KafkaBus {
+  const { kafka } = settings;
   return new KafkaBus({
-    brokers: kafka.brokers,
+    brokers,
     clientId: kafka.clientId,
     compression: kafka.compression,
     ssl: kafka.ssl,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { KafkaBus } from '../bus/kafka.ts';
+import { type KafkaBus, kafkaBusFromSettings } from '../bus/index.ts';
 import { ConfigError, loadConfig, type Settings } from '../config.ts';
 import { loadRules } from '../detect/load.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -27,21 +27,7 @@ export function buildDetectWorker(
   if (ruleset.rules.length === 0) {
     throw new ConfigError(`no detection rule loaded from ${settings.detect.rules.join(', ')}`);
   }
-  const bus = new KafkaBus({
-    brokers: kafka.brokers,
-    clientId: kafka.clientId,
-    compression: kafka.compression,
-    ssl: kafka.ssl,
-    readinessTopic: kafka.eventsTopic,
-    topics: [
-      {
-        topic: kafka.eventsTopic,
-        partitions: kafka.eventsPartitions,
-        replicationFactor: kafka.replicationFactor,
-      },
-    ],
-    logger,
-  });
+  const bus = kafkaBusFromSettings(settings, kafka.brokers, logger);
   const { sinks, elasticsearch } = sinksFromSettings(settings, {
     alertsBus: bus,
     indexEvents: settings.elasticsearch.indexEvents,
