@@ -31,8 +31,6 @@ export interface KafkaBusOptions {
   ssl?: boolean;
   /** How long `produce` may take before it fails with `BusUnavailableError`. */
   produceTimeoutMs?: number;
-  /** Topic whose metadata `ready()` fetches (default: the first of `topics`). */
-  readinessTopic?: string;
   logger: Logger;
 }
 
@@ -117,9 +115,10 @@ export class KafkaBus implements Bus {
     });
   }
 
+  /** Started, and the metadata of the first owned topic (else of the cluster) arrives within 3 s. */
   async ready(): Promise<boolean> {
     if (!this.started) return false;
-    const topic = this.options.readinessTopic ?? this.options.topics?.[0]?.topic;
+    const topic = this.options.topics?.[0]?.topic;
     let timer: NodeJS.Timeout | undefined;
     try {
       const probe = topic ? this.admin.fetchTopicMetadata({ topics: [topic] }) : this.admin.describeCluster();
