@@ -1,6 +1,6 @@
 import { AuditEvent } from '../schema/audit.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import { describeIssue } from './reason.ts';
+import { describeIssue, withoutThrowing } from './reason.ts';
 import { bodyHint, isRecord, redactAuditEvent } from './redact.ts';
 import { canonicalTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
@@ -55,11 +55,7 @@ function unique(values: (string | undefined | null)[]): string[] {
  * the input is not modified. `kubernetes.audit` is the redacted original.
  */
 export function normalizeAudit(raw: unknown, ctx: NormalizeContext): NormalizeResult {
-  try {
-    return normalize(raw, ctx);
-  } catch (err) {
-    return { ok: false, reason: `cannot normalize: ${err instanceof Error ? err.message : String(err)}` };
-  }
+  return withoutThrowing(normalize, raw, ctx);
 }
 
 function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {

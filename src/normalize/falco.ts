@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { FalcoAlert } from '../schema/falco.ts';
 import { auditOutcome } from './audit.ts';
-import { describeIssue } from './reason.ts';
+import { describeIssue, withoutThrowing } from './reason.ts';
 import { isRecord, sanitizeJson } from './redact.ts';
 import { canonicalTime, nanosOrTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
@@ -56,11 +56,7 @@ function imageName(fields: Fields): string | undefined {
  * is not modified. `falco` is the original alert (depth-bounded).
  */
 export function normalizeFalco(raw: unknown, ctx: NormalizeContext): NormalizeResult {
-  try {
-    return normalize(raw, ctx);
-  } catch (err) {
-    return { ok: false, reason: `cannot normalize: ${err instanceof Error ? err.message : String(err)}` };
-  }
+  return withoutThrowing(normalize, raw, ctx);
 }
 
 function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { NormalizeContext, NormalizeResult } from './types.ts';
 
 /** One short, specific reason from a zod failure: `missing auditID`, `kind: expected "Event"`. */
 export function describeIssue(issues: readonly z.core.$ZodIssue[]): string {
@@ -10,4 +11,17 @@ export function describeIssue(issues: readonly z.core.$ZodIssue[]): string {
     return path === '' ? 'expected a JSON object' : `missing ${path}`;
   }
   return path === '' ? message : `${path}: ${message}`;
+}
+
+/** Runs a normalizer so that nothing escapes it: a throw becomes a `cannot normalize` reason. */
+export function withoutThrowing(
+  normalize: (raw: unknown, ctx: NormalizeContext) => NormalizeResult,
+  raw: unknown,
+  ctx: NormalizeContext,
+): NormalizeResult {
+  try {
+    return normalize(raw, ctx);
+  } catch (err) {
+    return { ok: false, reason: `cannot normalize: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
