@@ -268,13 +268,15 @@ export class Detector {
   }
 
   private count(alerts: Alert[]): void {
-    for (const a of alerts) {
-      if (a.klaxon.revision !== 0) continue;
-      alertsTotal.inc({
-        rule: a.rule.name,
-        severity: a.klaxon.severity,
-        cluster: a.orchestrator?.cluster?.name ?? 'unknown',
-      });
-    }
+    for (const a of alerts) if (a.klaxon.revision === 0) countRaised(a);
   }
+}
+
+/** klaxon_alerts_total for a newly raised alert; callers skip later revisions (the same alert, updated). */
+export function countRaised(alert: Alert): void {
+  alertsTotal.inc({
+    rule: alert.rule.name,
+    severity: alert.klaxon.severity,
+    cluster: alert.orchestrator?.cluster?.name ?? 'unknown',
+  });
 }

@@ -1,5 +1,6 @@
 import type { Bus } from '../bus/types.ts';
-import { alertsTotal, detectLagSeconds } from '../metrics.ts';
+import { countRaised } from '../detect/detector.ts';
+import { detectLagSeconds } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
 import { sendDeadLetters } from './deadletter.ts';
@@ -31,11 +32,7 @@ export async function deliverAlerts(
   const at = now();
   for (const alert of alerts) {
     if (alert.klaxon.revision !== 0) continue;
-    alertsTotal.inc({
-      rule: alert.rule.name,
-      severity: alert.klaxon.severity,
-      cluster: alert.orchestrator?.cluster?.name ?? 'unknown',
-    });
+    countRaised(alert);
     const t = Date.parse(alert['@timestamp']);
     if (Number.isFinite(t)) detectLagSeconds.observe(Math.max(0, (at - t) / 1000));
   }
