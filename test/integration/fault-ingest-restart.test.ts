@@ -3,10 +3,10 @@
 // spool directory delivers all 20 to the real Kafka, in order, once it can reach it.
 import type { Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Klaxon } from '../helpers/klaxon-process.ts';
 import {
   clusterAdminBinding,
   isolatedEnv,
-  type Klaxon,
   metricValue,
   postLikeApiServer,
   startIngest,

@@ -1,34 +1,17 @@
 // Helpers of the fault tests: Klaxon processes as children (so they can be SIGKILLed), senders
 // that behave like the API server and Falco, Elasticsearch and Kafka probes.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import type { Kafka } from 'kafkajs';
-import {
-  alertmanagerUrl,
-  elasticsearchUrl,
-  kafkaBrokers,
-  runServices,
-  uniqueTopic,
-  waitFor,
-} from './services.ts';
+import { type Klaxon, LISTENING_URL, spawnKlaxon, waitForStderr } from '../helpers/klaxon-process.ts';
+import { alertmanagerUrl, elasticsearchUrl, kafkaBrokers, runServices, uniqueTopic } from './services.ts';
 
-const bin = fileURLToPath(new URL('../../bin/klaxon.js', import.meta.url));
 const catalogue = fileURLToPath(new URL('../../detections', import.meta.url));
 
 export const TOKEN = 'fault-test-token-8d2e61b7c0';
-
-export interface Klaxon {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the process's exit code (or signal name). */
-  exited: Promise<number | string>;
-  kill(signal?: NodeJS.Signals): Promise<number | string>;
-}
 
 /** Settings of one test: its own topics, groups, index prefix and spool, so tests never share state. */
 export function isolatedEnv(name: string): Record<string, string> {
@@ -58,51 +41,16 @@ export function isolatedEnv(name: string): Record<string, string> {
   };
 }
 
-export function spawnKlaxon(args: string[], env: Record<string, string>): Klaxon {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    kill: (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
-
 /** Starts `klaxon ingest` and resolves with its URL once it listens. */
 export async function startIngest(env: Record<string, string>): Promise<{ proc: Klaxon; url: string }> {
   const proc = spawnKlaxon(['ingest'], env);
-  const url = await waitFor(() => {
-    if (proc.child.exitCode !== null) throw new Error(`klaxon ingest exited:\n${proc.stderr()}`);
-    return /"url":"(http[^"]+)"/.exec(proc.stderr())?.[1];
-  }, 60_000);
-  return { proc, url };
+  return { proc, url: await waitForStderr(proc, LISTENING_URL) };
 }
 
 /** Starts `klaxon detect` and resolves once its consumers run. */
 export async function startDetect(env: Record<string, string>): Promise<Klaxon> {
   const proc = spawnKlaxon(['detect'], env);
-  await waitFor(() => {
-    if (proc.child.exitCode !== null) throw new Error(`klaxon detect exited:\n${proc.stderr()}`);
-    return proc.stderr().includes('detector running');
-  }, 60_000);
+  await waitForStderr(proc, /detector running/);
   return proc;
 }
 

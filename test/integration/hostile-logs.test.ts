@@ -3,6 +3,7 @@
 // carrying one), are called with the right token and with wrong ones; then everything they
 // wrote is searched for the values.
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Klaxon, LISTENING_URL, spawnKlaxon, waitForStderr } from '../helpers/klaxon-process.ts';
 import {
   LAST_APPLIED,
   secretCreate,
@@ -12,8 +13,7 @@ import {
   secretMergePatch,
   secretTable,
 } from '../unit/normalize/secret-events.ts';
-import { isolatedEnv, type Klaxon, spawnKlaxon, TOKEN } from './fault-processes.ts';
-import { waitFor } from './services.ts';
+import { isolatedEnv, TOKEN } from './fault-processes.ts';
 
 const procs: Klaxon[] = [];
 afterAll(async () => {
@@ -29,10 +29,7 @@ async function exercise(
 ): Promise<{ output: string; secrets: string[] }> {
   const proc = spawnKlaxon([command], { ...env, KLAXON_LOG_LEVEL: 'trace' });
   procs.push(proc);
-  const url = await waitFor(() => {
-    if (proc.child.exitCode !== null) throw new Error(`klaxon ${command} exited:\n${proc.stderr()}`);
-    return /"url":"(http[^"]+)"/.exec(proc.stderr())?.[1];
-  }, 60_000);
+  const url = await waitForStderr(proc, LISTENING_URL);
   const secrets: string[] = [];
   const post = (body: string, token = TOKEN, path = '/v1/audit') =>
     fetch(`${url}${path}`, {

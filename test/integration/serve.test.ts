@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/schema/alert.ts';
+import { type Served, startServe } from '../helpers/klaxon-process.ts';
 import { auditEvent, eventList, falcoAlert, TOKENS } from '../unit/ingest/helpers.ts';
 import { kafkaBrokers, uniqueTopic, waitFor } from './services.ts';
-
-const bin = fileURLToPath(new URL('../../bin/klaxon.js', import.meta.url));
 
 // A rule of the test's own, so the test does not depend on the catalogue's wording.
 const RULE = `title: Serve test cluster role binding
@@ -26,45 +23,20 @@ detection:
     condition: selection
 `;
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-}
-
 let served: Served | undefined;
 afterEach(() => {
   served?.child.kill('SIGKILL');
   served = undefined;
 });
 
-async function startServe(extraEnv: Record<string, string>): Promise<Served> {
+function startWithRule(extraEnv: Record<string, string>): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'klaxon-serve-'));
   writeFileSync(join(dir, 'rule.yml'), RULE);
   writeFileSync(
     join(dir, 'tokens.yaml'),
     `prod: ${TOKENS.prod}\nstaging:\n  - ${TOKENS.staging[0]}\n  - ${TOKENS.staging[1]}\n`,
   );
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of ['KAFKA_BROKERS', 'ELASTICSEARCH_URL', 'KLAXON_ALERTMANAGER_URL']) delete env[name];
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...env, KLAXON_TOKENS_FILE: join(dir, 'tokens.yaml'), KLAXON_RULES: dir, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const url = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
-    return /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(err)?.[1];
-  }, 60_000);
-  return { child, url, stdout: () => out, stderr: () => err };
+  return startServe({ KLAXON_TOKENS_FILE: join(dir, 'tokens.yaml'), KLAXON_RULES: dir, ...extraEnv });
 }
 
 const alertsOf = (text: string) =>
@@ -106,7 +78,7 @@ describe.each([
   ],
 ])('klaxon serve on the %s bus', (kind, extraEnv) => {
   it('is ready, ingests, and prints alerts that carry the cluster of the token', async () => {
-    served = await startServe(extraEnv());
+    served = await startWithRule(extraEnv());
     const { url } = served;
     expect(served.stderr()).toContain(`"bus":"${kind}"`);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);

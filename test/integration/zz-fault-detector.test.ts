@@ -2,12 +2,12 @@
 // events and 10 cluster-admin bindings each flow through `klaxon ingest`, then restarted.
 // At-least-once consumption plus alerts written by id: exactly 60 alerts, none lost, none twice.
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Klaxon } from '../helpers/klaxon-process.ts';
 import {
   alertCount,
   clusterAdminBinding,
   groupLag,
   isolatedEnv,
-  type Klaxon,
   noiseEvent,
   postLikeApiServer,
   startDetect,

@@ -1,13 +1,13 @@
 // Elasticsearch outage: the detector keeps its place (commits nothing for the events whose
 // alerts it cannot write), keeps its memory bounded, and writes every alert once ES is back.
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Klaxon } from '../helpers/klaxon-process.ts';
 import {
   alertCount,
   clusterAdminBinding,
   committedTotal,
   groupLag,
   isolatedEnv,
-  type Klaxon,
   postLikeApiServer,
   rssBytes,
   startDetect,

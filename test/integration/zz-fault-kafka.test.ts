@@ -2,12 +2,12 @@
 // sends them (retrying non-2xx) and 20 Falco alerts the way Falco sends them (once, status
 // ignored). Ingest spools them durably; once Kafka is back every one becomes an alert.
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Klaxon } from '../helpers/klaxon-process.ts';
 import {
   alertCount,
   clusterAdminBinding,
   falcoShell,
   isolatedEnv,
-  type Klaxon,
   metricValue,
   postLikeApiServer,
   postLikeFalco,

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { appendFileSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/schema/alert.ts';
+import { type Served, startServe } from '../../helpers/klaxon-process.ts';
 import { ROOT, replay } from '../catalogue/replay.ts';
 import { audit, container, falcoAlert, falcosidekick, podSpec, serviceAccount, user } from './k8s.ts';
 
@@ -65,55 +64,24 @@ describe('broken batches through klaxon replay', { timeout: 30_000 }, () => {
   });
 });
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-}
-
-async function startServe(token: string): Promise<Served> {
+function startScenarioServe(token: string): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'klaxon-serve-scenario-'));
   writeFileSync(join(dir, 'tokens.yaml'), `prod: ${token}\n`);
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of ['KAFKA_BROKERS', 'ELASTICSEARCH_URL', 'KLAXON_ALERTMANAGER_URL', 'KLAXON_RULES'])
-    delete env[name];
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin/klaxon.js'), 'serve', '--port', '0', '--host', '127.0.0.1'],
-    {
-      env: { ...env, KLAXON_TOKENS_FILE: join(dir, 'tokens.yaml'), KLAXON_SPOOL_DIR: join(dir, 'spool') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
+  return startServe({
+    KLAXON_RULES: undefined,
+    KLAXON_TOKENS_FILE: join(dir, 'tokens.yaml'),
+    KLAXON_SPOOL_DIR: join(dir, 'spool'),
   });
-  child.stderr!.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(err)?.[1];
-    if (url) return { child, url, stdout: () => out };
-    if (child.exitCode !== null) throw new Error(`klaxon serve exited ${child.exitCode}: ${err}`);
-    if (Date.now() > deadline) throw new Error(`klaxon serve did not listen: ${err}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('broken batches through klaxon serve over HTTP', { timeout: 90_000 }, () => {
   const token = 'scenario-token-5f0e2c9a7b3d41e8';
   let served: Served;
   beforeAll(async () => {
-    served = await startServe(token);
+    served = await startScenarioServe(token);
   }, 90_000);
   afterAll(async () => {
-    if (served.child.exitCode === null) {
-      served.child.kill('SIGTERM');
-      await once(served.child, 'exit');
-    }
+    await served.kill('SIGTERM');
   });
 
   const post = (path: string, body: string, type = 'application/json') =>
