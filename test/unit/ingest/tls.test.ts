@@ -33,6 +33,25 @@ function keyAndCsr(name: string, cn: string): void {
     `/CN=${cn}`,
   );
 }
+function selfSigned(name: string, cn: string): void {
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '1',
+  );
+}
 function signByCa(name: string, ext: string): void {
   writeFileSync(path(`${name}.ext`), ext);
   openssl(
@@ -100,23 +119,7 @@ const pem = (name: string) => ({
 });
 
 beforeAll(async () => {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-subj',
-    '/CN=klaxon-test-ca',
-    '-days',
-    '1',
-  );
+  selfSigned('ca', 'klaxon-test-ca');
   keyAndCsr('server', 'klaxon-ingest');
   signByCa('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   keyAndCsr('prod', 'apiserver-prod');
@@ -125,23 +128,7 @@ beforeAll(async () => {
   signByCa('edge', 'subjectAltName=DNS:edge-apiserver.example\nextendedKeyUsage=clientAuth\n');
   keyAndCsr('stranger', 'stranger');
   signByCa('stranger', 'extendedKeyUsage=clientAuth\n');
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'rogue.key',
-    '-out',
-    'rogue.crt',
-    '-subj',
-    '/CN=apiserver-prod',
-    '-days',
-    '1',
-  );
+  selfSigned('rogue', 'apiserver-prod');
 
   bus = new MemoryBus();
   await bus.start();
