@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../../src/schema/alert.ts';
-import { clusterAdminBinding, type TestRules, writeTestRules } from './detect-fixtures.ts';
+import { alertsOfRule, clusterAdminBinding, type TestRules, writeTestRules } from './detect-fixtures.ts';
 import {
   alertmanagerUrl,
   elasticsearchClient,
@@ -81,16 +80,7 @@ async function get(path: string): Promise<{ status: number; text: string }> {
   return { status: response.status, text: await response.text() };
 }
 
-async function adminAlerts(): Promise<Alert[]> {
-  await es.indices.refresh({ index: `${prefix}-alerts*`, allow_no_indices: true });
-  const r = await es.search<Alert>({
-    index: `${prefix}-alerts*`,
-    allow_no_indices: true,
-    query: { term: { 'rule.name': rules.admin } },
-    size: 100,
-  });
-  return r.hits.hits.map((h) => h._source!);
-}
+const adminAlerts = () => alertsOfRule(es, prefix, rules.admin);
 
 /** Committed offset of the detect group on partition 0, and the partition's end. */
 async function positions(): Promise<{ committed: number; end: number }> {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import type { Alert } from '../../src/schema/alert.ts';
 import type { NormalizedEvent } from '../../src/schema/event.ts';
 
 /** Rule names carry a per-run suffix, so Alertmanager and Elasticsearch queries see only this run. */
@@ -135,4 +137,16 @@ export function failedAuth(time: string, user: string, ip: string): NormalizedEv
     time,
     { user, ip },
   );
+}
+
+/** The alerts of one rule in the indices under `prefix`, after a refresh (up to 100). */
+export async function alertsOfRule(es: Client, prefix: string, ruleName: string): Promise<Alert[]> {
+  await es.indices.refresh({ index: `${prefix}-alerts*`, allow_no_indices: true });
+  const r = await es.search<Alert>({
+    index: `${prefix}-alerts*`,
+    allow_no_indices: true,
+    query: { term: { 'rule.name': ruleName } },
+    size: 100,
+  });
+  return r.hits.hits.map((h) => h._source!);
 }

@@ -5,11 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDetectWorker } from '../../src/cli/detect.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import type { Alert } from '../../src/schema/alert.ts';
 import type { NormalizedEvent } from '../../src/schema/event.ts';
 import { DEADLETTER_HEADERS } from '../../src/worker/deadletter.ts';
 import type { DetectWorker } from '../../src/worker/detect-worker.ts';
-import { clusterAdminBinding, failedAuth, type TestRules, writeTestRules } from './detect-fixtures.ts';
+import {
+  alertsOfRule,
+  clusterAdminBinding,
+  failedAuth,
+  type TestRules,
+  writeTestRules,
+} from './detect-fixtures.ts';
 import {
   alertmanagerUrl,
   elasticsearchClient,
@@ -105,16 +110,7 @@ async function produce(events: NormalizedEvent[], offset = 0): Promise<void> {
   });
 }
 
-async function alertsInEs(ruleName: string): Promise<Alert[]> {
-  await es.indices.refresh({ index: `${prefix}-alerts*`, allow_no_indices: true });
-  const r = await es.search<Alert>({
-    index: `${prefix}-alerts*`,
-    allow_no_indices: true,
-    query: { term: { 'rule.name': ruleName } },
-    size: 100,
-  });
-  return r.hits.hits.map((h) => h._source!);
-}
+const alertsInEs = (ruleName: string) => alertsOfRule(es, prefix, ruleName);
 
 async function alertsInAlertmanager(ruleName: string): Promise<Array<{ labels: Record<string, string> }>> {
   const filter = encodeURIComponent(`alertname="${ruleName}"`);
