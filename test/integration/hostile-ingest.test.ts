@@ -425,7 +425,6 @@ describe('hostile input at a listening ingest server', () => {
   it('cuts off a slow-loris body and slow headers with 408, and keeps serving', {
     timeout: 60_000,
   }, async () => {
-    const started = Date.now();
     const body = JSON.stringify([auditEvent()]);
     const head = `POST /v1/audit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const trickle = [head, ...body.split('')];
@@ -442,10 +441,10 @@ describe('hostile input at a listening ingest server', () => {
         ),
       ),
     ]);
+    // 408 is the server cutting them off: the body trickle needs over a minute at this pace (longer
+    // than the test may run), and the slow headers never end.
     expect(bodyLoris.status).toBe(408);
     expect(headerLoris.status).toBe(408);
     expect(healthy.status).toBe(200);
-    // Cut off long before the trickle could have finished (it needs > 60 s at this pace).
-    expect(Date.now() - started).toBeLessThan(body.length * 200);
   });
 });
