@@ -3,8 +3,6 @@ import { sinkWrites } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import { type RejectedAlert, type Sink, SinkUnavailableError } from './sink.ts';
 
-export const ALERTS_TOPIC = 'klaxon.alerts';
-
 /**
  * Alerts on a Kafka topic for SIEM connectors, keyed by `klaxon.alert_id`: a consumer that
  * keeps the last message per key (or a compacted topic) sees each alert once, at its latest
@@ -15,7 +13,7 @@ export class KafkaAlertsSink implements Sink {
   private readonly bus: Pick<Bus, 'produce' | 'ready'>;
   readonly topic: string;
 
-  constructor(bus: Pick<Bus, 'produce' | 'ready'>, topic: string = ALERTS_TOPIC) {
+  constructor(bus: Pick<Bus, 'produce' | 'ready'>, topic: string) {
     this.bus = bus;
     this.topic = topic;
   }

@@ -2,8 +2,6 @@ import type { Bus, BusMessage, ConsumedMessage } from '../bus/types.ts';
 import { deadletters } from '../metrics.ts';
 import type { DeadLetterReason, Decoded } from './decode.ts';
 
-export const DEADLETTER_TOPIC = 'klaxon.deadletter';
-
 /** Header names on dead letters: the reason, and where the message came from. */
 export const DEADLETTER_HEADERS = {
   reason: 'klaxon-deadletter-reason',
