@@ -14,10 +14,10 @@ import {
 import { startIngestServer } from '../ingest/server.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Alert } from '../schema/alert.ts';
-import type { NormalizedEvent } from '../schema/event.ts';
 import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
+import { decodeEvent } from '../worker/decode.ts';
 import { countSecuritySignals } from '../worker/security-signals.ts';
 
 /**
@@ -70,15 +70,20 @@ async function startDetection(
     handleBatch: async (batch) => {
       const alerts: Alert[] = [];
       for (const m of batch.messages) {
-        try {
-          const event = JSON.parse(m.value.toString('utf8')) as NormalizedEvent;
-          countSecuritySignals(event);
-          alerts.push(...detector.process(event));
-        } catch (err) {
+        const where = { offset: m.offset, partition: m.partition };
+        const decoded = decodeEvent(m.value);
+        if (!decoded.ok) {
           logger.error(
-            { err, offset: m.offset, partition: m.partition },
-            'event skipped: cannot be evaluated',
+            { ...where, reason: decoded.reason, detail: decoded.detail },
+            'event skipped: invalid',
           );
+          continue;
+        }
+        try {
+          countSecuritySignals(decoded.value);
+          alerts.push(...detector.process(decoded.value));
+        } catch (err) {
+          logger.error({ err, ...where }, 'event skipped: cannot be evaluated');
         }
       }
       await deliver(sinks, alerts, logger, () => stopping);
