@@ -20,7 +20,7 @@ export function buildDetectWorker(
 ): { worker: DetectWorker; bus: KafkaBus } {
   const { kafka } = settings;
   if (!kafka.brokers || kafka.brokers.length === 0) {
-    throw new ConfigError('klaxon detect needs Kafka: set KAFKA_BROKERS (klaxon serve runs without it)');
+    throw new ConfigError('needs Kafka: set KAFKA_BROKERS (klaxon serve runs without it)');
   }
   const { ruleset, errors } = loadRules(settings.detect.rules);
   for (const e of errors) logger.error({ where: e.where }, `rule not loaded: ${e.reason}`);
