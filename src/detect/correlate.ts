@@ -161,6 +161,18 @@ export class Correlator {
     return this.groups.size;
   }
 
+  /**
+   * How far behind its source's latest signal a signal may be and still count. A lower-bound
+   * condition keeps its entries for a timespan past the watermark (settle), so a later signal can
+   * still join them: it can only complete a window whose events really happened, never invent
+   * one. That matters with several partitions feeding one window, where one of them can lag
+   * after a restart by more than the lateness. Conditions judged when the window closes keep
+   * the strict lateness: their windows may already have been judged.
+   */
+  private allowedLateness(c: CorrelationRule): number {
+    return immediate(c) ? this.opts.latenessMs + c.timespanMs : this.opts.latenessMs;
+  }
+
   private watermark(): number {
     return this.maxTime - this.opts.latenessMs;
   }
@@ -171,7 +183,7 @@ export class Correlator {
     const out: Alert[] = [];
     const source = signal.context.dataset;
     const latest = this.latestBySource.get(source) ?? Number.NEGATIVE_INFINITY;
-    if (signal.time < latest - this.opts.latenessMs) {
+    if (signal.time < latest - this.allowedLateness(c)) {
       correlationEvicted.inc({ reason: 'late' });
       return out;
     }

@@ -110,9 +110,15 @@ describe('event_count', () => {
   it('counts events that arrive out of order within the allowed lateness, drops later ones', () => {
     const events = [fail(100), ...Array.from({ length: 8 }, (_, i) => fail(101 + i)), fail(90)];
     expect(of(run(detector([failed, burst()]), events), 'auth-failure-burst')).toHaveLength(1);
-    const tooLate = [fail(100), ...Array.from({ length: 8 }, (_, i) => fail(101 + i)), fail(60)];
+    // A lower-bound condition keeps its entries a timespan (5 min) past the 30 s lateness, so
+    // a partition lagging 48 s behind the others still completes the window.
+    const laggingPartition = [fail(400), ...Array.from({ length: 8 }, (_, i) => fail(401 + i)), fail(360)];
+    expect(of(run(detector([failed, burst()]), laggingPartition), 'auth-failure-burst')).toHaveLength(1);
+    // Later than lateness + timespan behind the stream (bob's event at 420): dropped.
+    const nine = Array.from({ length: 9 }, (_, i) => fail(100 + i));
+    const tooLate = [...nine, fail(420, 'bob'), fail(60)];
     expect(of(run(detector([failed, burst()]), tooLate), 'auth-failure-burst')).toEqual([]);
-    const lenient = detector([failed, burst()], { latenessMs: 120_000 });
+    const lenient = detector([failed, burst()], { latenessMs: 400_000 });
     expect(of(run(lenient, tooLate), 'auth-failure-burst')).toHaveLength(1);
   });
 
