@@ -20,6 +20,8 @@ export type EventPredicate = (event: NormalizedEvent) => boolean;
 export interface Requirements {
   verb?: Set<string>;
   resource?: Set<string>;
+  /** `responseStatus.code`, as decimal text: most rules that name neither verb nor resource name a status. */
+  code?: Set<string>;
 }
 
 export interface CompiledDetection {
@@ -337,6 +339,7 @@ function indexedField(field: string, scope: FieldScope): keyof Requirements | un
   if (scope !== 'kubernetes.audit') return undefined;
   if (field === 'verb') return 'verb';
   if (field === 'objectRef.resource' || field === 'resource') return 'resource';
+  if (field === 'responseStatus.code') return 'code';
   return undefined;
 }
 
@@ -345,8 +348,10 @@ function literalSet(raw: unknown, mods: string[]): Set<string> | undefined {
   const values = Array.isArray(raw) ? raw : [raw];
   const out = new Set<string>();
   for (const v of values) {
-    if (typeof v !== 'string' || /[*?\\]/.test(v)) return undefined;
-    out.add(v.toLowerCase());
+    // A number matches the number or its decimal text (valuePredicate), so it indexes as that text.
+    if (typeof v === 'number' && Number.isInteger(v)) out.add(String(v));
+    else if (typeof v !== 'string' || /[*?\\]/.test(v)) return undefined;
+    else out.add(v.toLowerCase());
   }
   return out.size > 0 ? out : undefined;
 }
@@ -371,12 +376,17 @@ function combineAnd(reqs: Requirements[]): Requirements {
   for (const r of reqs) {
     out.verb = intersect(out.verb, r.verb);
     out.resource = intersect(out.resource, r.resource);
+    out.code = intersect(out.code, r.code);
   }
   return out;
 }
 
 function combineOr(reqs: Requirements[]): Requirements {
-  return { verb: union(reqs.map((r) => r.verb)), resource: union(reqs.map((r) => r.resource)) };
+  return {
+    verb: union(reqs.map((r) => r.verb)),
+    resource: union(reqs.map((r) => r.resource)),
+    code: union(reqs.map((r) => r.code)),
+  };
 }
 
 function compileMap(

@@ -30,10 +30,14 @@ const AUDIT_EVENTS = detectEvents.labels({ source: 'audit' });
 const FALCO_EVENTS = detectEvents.labels({ source: 'falco' });
 const LONG_RUNNING = new Set(['exec', 'attach', 'portforward']);
 
-/** Rules by resource, then by verb; rules that require only a verb; rules that require neither. */
+/**
+ * Rules by resource, then by verb; rules that require only a verb; rules that require neither
+ * but a response status code; the rest.
+ */
 interface Index {
   byResource: Map<string, { byVerb: Map<string, DetectionRule[]>; anyVerb: DetectionRule[] }>;
   byVerb: Map<string, DetectionRule[]>;
+  byCode: Map<string, DetectionRule[]>;
   rest: DetectionRule[];
 }
 
@@ -45,11 +49,11 @@ function push<K>(m: Map<K, DetectionRule[]>, k: K, r: DetectionRule): void {
 
 /** Rules by the literal values their conditions require, so an event meets only rules that can match it. */
 function buildIndex(rules: DetectionRule[]): Index {
-  const idx: Index = { byResource: new Map(), byVerb: new Map(), rest: [] };
+  const idx: Index = { byResource: new Map(), byVerb: new Map(), byCode: new Map(), rest: [] };
   for (const r of rules) {
-    const { resource, verb } = r.requires;
+    const { resource, verb, code } = r.requires;
     // A requirement that is an empty set (contradictory literals) can never match: indexed nowhere.
-    if (resource?.size === 0 || verb?.size === 0) continue;
+    if (resource?.size === 0 || verb?.size === 0 || code?.size === 0) continue;
     if (resource) {
       for (const res of resource) {
         let slot = idx.byResource.get(res);
@@ -61,6 +65,7 @@ function buildIndex(rules: DetectionRule[]): Index {
         else slot.anyVerb.push(r);
       }
     } else if (verb) for (const v of verb) push(idx.byVerb, v, r);
+    else if (code) for (const c of code) push(idx.byCode, c, r);
     else idx.rest.push(r);
   }
   return idx;
@@ -149,6 +154,10 @@ export class Detector {
         }
       }
       if (verb !== undefined) out = this.check(this.audit.byVerb.get(verb), event, out);
+      const code = (a.responseStatus as Record<string, unknown> | undefined)?.code;
+      if (typeof code === 'number' || typeof code === 'string') {
+        out = this.check(this.audit.byCode.get(String(code).toLowerCase()), event, out);
+      }
       out = this.check(this.audit.rest, event, out);
       if (out.length > 1) out.sort((x, y) => x.rule.index - y.rule.index);
     } else if (event.event.dataset === 'falco') out = this.check(this.falco, event, out);
