@@ -172,4 +172,6 @@ for (const key of ['detect_ratio', 'ingest_ratio'] as const) {
   const v = figures[key];
   if (v !== undefined) figures[key] = Math.round(v * 1000) / 1000;
 }
-log(JSON.stringify(figures));
+// The JSON line is the result; exit once it is written, whatever a client library still has
+// scheduled (kafkajs keeps reconnecting when a broker restarted during the run).
+process.stdout.write(`${JSON.stringify(figures)}\n`, () => process.exit(0));
