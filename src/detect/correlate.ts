@@ -263,8 +263,13 @@ export class Correlator {
         windows.push([start, end]);
       }
     } else {
+      // An ordered match starts at an entry of the first rule: a window starting anywhere else
+      // is matched as well by the one starting at its first such entry, which reaches further.
+      // Without this, a busy identity's group costs O(n²) per signal.
+      const first = c.type === 'temporal_ordered' ? c.rules[0]?.id : undefined;
       for (let s = 0; s <= at; s++) {
         if (es[s]!.time < t - span) continue;
+        if (first !== undefined && es[s]!.rule !== first) continue;
         let e = s;
         while (e < es.length && es[e]!.time <= es[s]!.time + span) e++;
         windows.push([s, e]);
