@@ -65,6 +65,8 @@ stop_pid() {
   done
   say "$name did not stop within 60 s; killing it"
   kill -KILL "$pid" 2>/dev/null || true
+  # A start right after must not find the dying process still holding the port or the data dir.
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
 
 need_java() {
