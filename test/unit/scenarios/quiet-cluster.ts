@@ -4,6 +4,7 @@
  * managed-cluster components of EKS, GKE and AKS. Nothing in it is an attack: the catalogue must stay at `low` or
  * below on all of it. Written independently of test/fixtures/catalogue.
  */
+import { mulberry32 } from '../../../scripts/bench/workload.ts';
 import {
   type Actor,
   audit,
@@ -22,18 +23,6 @@ import {
   user,
   uuid,
 } from './k8s.ts';
-
-/** A small deterministic PRNG (mulberry32), so the hour is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NODES = [
   ['ip-10-0-11-21.eu-west-1.compute.internal', '10.0.11.21'],
@@ -297,7 +286,8 @@ function podsFromController(
 /** One hour of a busy, healthy cluster, sorted by event time. */
 export function quietHour(seed = 20240611): Json[] {
   resetIds();
-  const rnd = prng(seed);
+  // Seeded, so the hour is the same on every run.
+  const rnd = mulberry32(seed);
   const out: Json[] = [];
 
   // Kubelets: lease renewals every 10 s, node status every minute, secret/configmap refreshes, projected tokens.
