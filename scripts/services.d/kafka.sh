@@ -95,9 +95,9 @@ kafka_launch() {
   kafka_configure
   [[ -f $kafka_log ]] && mv -f "$kafka_log" "$kafka_log.1"
   say "starting Kafka $kafka_version on 127.0.0.1:$kafka_port"
-  setsid nohup java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -Dklaxon.service=kafka \
+  detached java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -Dklaxon.service=kafka \
     -Dlog4j2.configurationFile="$kdir/log4j2.properties" -cp "$kafka_lib/*" \
-    kafka.Kafka "$kdir/server.properties" >"$kafka_log" 2>&1 </dev/null 9>&- &
+    kafka.Kafka "$kdir/server.properties" >"$kafka_log" 2>&1 &
   echo $! >"$kafka_pidfile"
 }
 

@@ -48,6 +48,25 @@ pid_of() {
   printf '%s\n' "$pid"
 }
 
+# close_inherited_fds: closes every descriptor above 2 of the current (sub)shell, so a server started
+# from it never holds a lock or pipe of whoever started it (a test runner's `flock`, this script's own
+# lock on fd 9) for as long as it runs.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
+# detached CMD...: runs CMD in a new session, stdin from /dev/null, with no inherited descriptors.
+detached() {
+  (
+    close_inherited_fds
+    exec setsid nohup "$@" </dev/null
+  )
+}
+
 fail_start() {
   local name=$1 logfile=$2
   say "ERROR: $name did not become ready; last lines of $logfile:"
