@@ -113,6 +113,11 @@ export const Settings = z.object({
         .default('klaxon'),
       /** Also index every normalized event for hunting. */
       indexEvents: bool.default(false),
+      /**
+       * Daily indices are made for event dates at most this many days old (and not in the future); a document
+       * dated outside goes to `<prefix>-alerts-out-of-range`, so senders cannot create indices for any date.
+       */
+      maxEventAgeDays: int(1, 3_650).default(30),
     })
     .strict()
     .prefault({}),
@@ -150,6 +155,16 @@ export const Settings = z.object({
       auditBodyLimit: bytes.default(32 * MiB),
       falcoBodyLimit: bytes.default(1 * MiB),
       auditEventLimit: bytes.default(256 * 1024),
+      /** Most items (events, alerts) one request may carry; the API server batches at most 400 by default. */
+      maxItems: int(1, 1_000_000).default(10_000),
+      /** An event dated further ahead of its receive time is filed under the receive time (`klaxon.claimed_timestamp`). */
+      maxClockAheadSeconds: int(0, 86_400).default(60),
+      /** A connection that sends nothing (no request yet, or idle between keep-alive requests) is closed after this. */
+      idleTimeoutSeconds: int(1, 3_600).default(15),
+      /** Open connections in all (lowered to leave file descriptors free when the process limit is lower). */
+      maxConnections: int(16, 1_000_000).default(4_096),
+      /** Open connections from one address; behind a proxy or load balancer raise it to `maxConnections`. */
+      maxConnectionsPerAddress: int(1, 1_000_000).default(256),
       /** Whole-request deadline, body included: a slow-loris sender is cut off with 408. */
       requestTimeoutSeconds: int(1, 3_600).default(30),
       /** Requests per second per cluster (token bucket); 0 turns the limit off. */
@@ -210,6 +225,7 @@ export const ENV_VARS = {
   ELASTICSEARCH_CA_FILE: 'elasticsearch.caFile',
   KLAXON_ES_INDEX_PREFIX: 'elasticsearch.indexPrefix',
   KLAXON_INDEX_EVENTS: 'elasticsearch.indexEvents',
+  KLAXON_ES_MAX_EVENT_AGE_DAYS: 'elasticsearch.maxEventAgeDays',
   KLAXON_ALERTMANAGER_URL: 'alertmanager.url',
   KLAXON_ALERTMANAGER_MIN_LEVEL: 'alertmanager.minLevel',
   KLAXON_ALERTMANAGER_RESOLVE_AFTER_SECONDS: 'alertmanager.resolveAfterSeconds',
@@ -225,7 +241,12 @@ export const ENV_VARS = {
   KLAXON_AUDIT_BODY_LIMIT: 'ingest.auditBodyLimit',
   KLAXON_FALCO_BODY_LIMIT: 'ingest.falcoBodyLimit',
   KLAXON_AUDIT_EVENT_LIMIT: 'ingest.auditEventLimit',
+  KLAXON_MAX_ITEMS: 'ingest.maxItems',
+  KLAXON_MAX_CLOCK_AHEAD_SECONDS: 'ingest.maxClockAheadSeconds',
   KLAXON_REQUEST_TIMEOUT_SECONDS: 'ingest.requestTimeoutSeconds',
+  KLAXON_IDLE_TIMEOUT_SECONDS: 'ingest.idleTimeoutSeconds',
+  KLAXON_MAX_CONNECTIONS: 'ingest.maxConnections',
+  KLAXON_MAX_CONNECTIONS_PER_ADDRESS: 'ingest.maxConnectionsPerAddress',
   KLAXON_RATE_LIMIT: 'ingest.rateLimit',
   KLAXON_RATE_BURST: 'ingest.rateBurst',
   KLAXON_SPOOL_DIR: 'ingest.spool.dir',

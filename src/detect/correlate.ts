@@ -195,11 +195,13 @@ export class Correlator {
       this.groups.delete(signal.key);
     } else {
       g = { corr: c, key: signal.key, group: signal.group, entries: [] };
+      correlationKeys.inc();
     }
     this.groups.set(signal.key, g);
     if (this.groups.size > this.opts.maxKeys) {
       const oldest = this.groups.keys().next().value as string;
       this.groups.delete(oldest);
+      correlationKeys.dec();
       correlationEvicted.inc({ reason: 'cap' });
     }
 
@@ -227,7 +229,6 @@ export class Correlator {
       this.due(g);
     }
     out.push(...this.advance(signal.time));
-    correlationKeys.set(this.groups.size);
     return out;
   }
 
@@ -372,10 +373,10 @@ export class Correlator {
       this.settle(g, wm, out);
       if (!g.fired && g.entries.length === 0) {
         this.groups.delete(key);
+        correlationKeys.dec();
         correlationEvicted.inc({ reason: 'expired' });
       } else this.due(g);
     }
-    correlationKeys.set(this.groups.size);
     return out;
   }
 
@@ -399,13 +400,20 @@ export class Correlator {
     }
   }
 
+  /** Forgets every window without judging it (the engine is being replaced). */
+  discard(): void {
+    correlationKeys.dec(this.groups.size);
+    this.groups.clear();
+    this.nextDue = Number.POSITIVE_INFINITY;
+  }
+
   /** End of input: judge every open window. */
   flush(): Alert[] {
     const out: Alert[] = [];
     for (const g of this.groups.values()) this.settle(g, Number.POSITIVE_INFINITY, out);
+    correlationKeys.dec(this.groups.size);
     this.groups.clear();
     this.nextDue = Number.POSITIVE_INFINITY;
-    correlationKeys.set(0);
     return out;
   }
 }

@@ -11,8 +11,10 @@ import { Suppressor } from './suppress.ts';
 export interface DetectorOptions {
   /** How late (event time) a signal or match may arrive and still count. Default 30 s. */
   latenessMs?: number;
-  /** Cap on live correlation groups and suppression windows (each). Default 100 000. */
+  /** Cap on live correlation groups and suppression windows (each), per cluster. Default 100 000. */
   maxKeys?: number;
+  /** Clusters whose time-bound state is kept at once (least recently seen dropped beyond it). Default 1 024. */
+  maxClusters?: number;
   /** Clock for `event.created`. */
   now?: () => Date;
 }
@@ -76,6 +78,29 @@ function lower(v: unknown): string | undefined {
 }
 
 /**
+ * Everything that moves with event time, kept per cluster: suppression windows, correlation windows and their
+ * clocks, and the auditIDs already alerted on. One cluster's events (a far-future timestamp, a flood of groups)
+ * can therefore never move another cluster's clock, close or fill its windows, or evict its state.
+ */
+class ClusterState {
+  readonly suppressor: Suppressor;
+  readonly correlator: Correlator;
+  /** auditID → rules already matched (one alert per rule per auditID, across stages and retries). */
+  readonly seenAudit = new Map<string, Set<DetectionRule>>();
+  maxTime = Number.NEGATIVE_INFINITY;
+
+  constructor(ruleset: RuleSet, opts: { latenessMs: number; maxKeys: number; now: () => Date }) {
+    this.suppressor = new Suppressor(opts.maxKeys);
+    this.correlator = new Correlator(ruleset.correlations, opts);
+  }
+}
+
+/** The cluster a signal belongs to: its event's, as the normalizer set it from the credential. */
+function clusterOfSignal(signal: Signal): string {
+  return signal.context.orchestrator?.cluster?.name ?? '';
+}
+
+/**
  * Runs a rule set over normalized events. `process` does everything in-process:
  * filters → detection rules → suppression → correlations. The halves are public
  * for the distributed detector: `evaluate` (stateless) and `signalsFor` on one
@@ -85,28 +110,50 @@ export class Detector {
   readonly ruleset: RuleSet;
   private readonly audit: Index;
   private readonly falco: DetectionRule[];
-  private readonly suppressor: Suppressor;
-  private readonly correlator: Correlator;
   private readonly now: () => Date;
   private readonly latenessMs: number;
   private readonly maxKeys: number;
-  /** auditID → rules already matched (one alert per rule per auditID, across stages and retries). */
-  private readonly seenAudit = new Map<string, Set<DetectionRule>>();
-  private maxTime = Number.NEGATIVE_INFINITY;
+  private readonly maxClusters: number;
+  /** Least recently used first. */
+  private readonly clusters = new Map<string, ClusterState>();
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
     this.now = options.now ?? (() => new Date());
     this.latenessMs = options.latenessMs ?? 30_000;
     this.maxKeys = options.maxKeys ?? 100_000;
+    this.maxClusters = options.maxClusters ?? 1_024;
     this.audit = buildIndex(ruleset.rules.filter((r) => r.scope === 'kubernetes.audit'));
     this.falco = ruleset.rules.filter((r) => r.scope === 'falco');
-    this.suppressor = new Suppressor(this.maxKeys);
-    this.correlator = new Correlator(ruleset.correlations, {
+  }
+
+  private stateOf(cluster: string): ClusterState {
+    let st = this.clusters.get(cluster);
+    if (st) {
+      if (this.clusters.size > 1) {
+        this.clusters.delete(cluster);
+        this.clusters.set(cluster, st);
+      }
+      return st;
+    }
+    st = new ClusterState(this.ruleset, {
       latenessMs: this.latenessMs,
       maxKeys: this.maxKeys,
       now: this.now,
     });
+    this.clusters.set(cluster, st);
+    if (this.clusters.size > this.maxClusters) {
+      const [oldest, dropped] = this.clusters.entries().next().value as [string, ClusterState];
+      this.clusters.delete(oldest);
+      dropped.correlator.discard();
+    }
+    return st;
+  }
+
+  /** Drops every window without emitting anything (the engine is being replaced after a rebalance). */
+  discard(): void {
+    for (const st of this.clusters.values()) st.correlator.discard();
+    this.clusters.clear();
   }
 
   /** Appends the matches of `rules` to `out` (allocating it on the first match). */
@@ -168,16 +215,14 @@ export class Detector {
    * One alert per rule per auditID: drops matches of a rule already seen for the
    * same request. auditIDs are unique only within one API server's cluster.
    */
-  private firstPerAuditId(m: RuleMatch): boolean {
+  private firstPerAuditId(m: RuleMatch, st: ClusterState): boolean {
     const auditId = m.event.kubernetes?.audit.auditID;
     if (typeof auditId !== 'string') return true;
-    const id = `${m.event.orchestrator.cluster.name}/${auditId}`;
-    let seen = this.seenAudit.get(id);
+    let seen = st.seenAudit.get(auditId);
     if (!seen) {
       seen = new Set();
-      this.seenAudit.set(id, seen);
-      if (this.seenAudit.size > this.maxKeys)
-        this.seenAudit.delete(this.seenAudit.keys().next().value as string);
+      st.seenAudit.set(auditId, seen);
+      if (st.seenAudit.size > this.maxKeys) st.seenAudit.delete(st.seenAudit.keys().next().value as string);
     }
     if (seen.has(m.rule)) return false;
     seen.add(m.rule);
@@ -195,7 +240,8 @@ export class Detector {
     const time = Date.parse(event['@timestamp']);
     let key = rule.id;
     for (const acc of rule.suppress.by) key += `\u0000${firstValue(acc, event) ?? ''}`;
-    if (this.suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
+    const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
+    if (suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
     const id = alertId(rule.id, key, event.event.id);
     const build = (ev: NormalizedEvent, revision: number) => {
       const ctx = contextOf(ev);
@@ -211,7 +257,7 @@ export class Detector {
         created: this.now().toISOString(),
       });
     };
-    return this.suppressor.open({
+    return suppressor.open({
       key,
       time,
       windowMs: rule.suppress.windowMs,
@@ -231,15 +277,19 @@ export class Detector {
 
   /** Stateful correlation: depends only on the signals it is fed (and their order). */
   correlate(signal: Signal): Alert[] {
-    return this.correlator.correlate(signal);
+    return this.stateOf(clusterOfSignal(signal)).correlator.correlate(signal);
   }
 
-  /** Moves event time forward: closes suppression and correlation windows that ended. */
-  advance(eventTimeMs: number): Alert[] {
-    if (eventTimeMs > this.maxTime) this.maxTime = eventTimeMs;
-    const closed = this.correlator.advance(eventTimeMs);
-    if (this.suppressor.size === 0) return closed;
-    const expired = this.suppressor.expire(this.maxTime - this.latenessMs);
+  /** Moves a cluster's event time forward: closes its suppression and correlation windows that ended. */
+  advance(cluster: string, eventTimeMs: number): Alert[] {
+    return this.advanceState(this.stateOf(cluster), eventTimeMs);
+  }
+
+  private advanceState(st: ClusterState, eventTimeMs: number): Alert[] {
+    if (eventTimeMs > st.maxTime) st.maxTime = eventTimeMs;
+    const closed = st.correlator.advance(eventTimeMs);
+    if (st.suppressor.size === 0) return closed;
+    const expired = st.suppressor.expire(st.maxTime - this.latenessMs);
     return expired.length === 0 ? closed : closed.length === 0 ? expired : closed.concat(expired);
   }
 
@@ -247,10 +297,11 @@ export class Detector {
   process(event: NormalizedEvent): Alert[] {
     (event.event.dataset === 'falco' ? FALCO_EVENTS : AUDIT_EVENTS).inc();
     const matches = this.evaluate(event);
+    const st = this.stateOf(event.orchestrator.cluster.name);
     let out = NO_ALERTS;
     for (let k = 0; k < matches.length; k++) {
       const m = matches[k]!;
-      if (m.event.event.dataset === 'kubernetes.audit' && !this.firstPerAuditId(m)) continue;
+      if (m.event.event.dataset === 'kubernetes.audit' && !this.firstPerAuditId(m, st)) continue;
       const raised = this.alertsFor(m);
       if (raised.length > 0) out = out === NO_ALERTS ? raised : out.concat(raised);
       for (const s of this.signalsFor(m)) {
@@ -258,10 +309,10 @@ export class Detector {
         if (correlated.length > 0) out = out === NO_ALERTS ? correlated : out.concat(correlated);
       }
     }
-    if (this.suppressor.size > 0 || this.correlator.size > 0) {
+    if (st.suppressor.size > 0 || st.correlator.size > 0) {
       const t = Date.parse(event['@timestamp']);
-      if (t > this.maxTime) {
-        const closed = this.advance(t);
+      if (t > st.maxTime) {
+        const closed = this.advanceState(st, t);
         if (closed.length > 0) out = out === NO_ALERTS ? closed : out.concat(closed);
       }
     }
@@ -271,7 +322,8 @@ export class Detector {
 
   /** End of a replay: closes every window. */
   flush(): Alert[] {
-    const out = [...this.correlator.flush(), ...this.suppressor.flush()];
+    const out: Alert[] = [];
+    for (const st of this.clusters.values()) out.push(...st.correlator.flush(), ...st.suppressor.flush());
     this.count(out);
     return out;
   }

@@ -225,6 +225,38 @@ const ECS_TOP_LEVEL = new Set([
   'message',
 ]);
 
+/**
+ * ECS fields that Klaxon derives and rules name by their ECS path although the raw payload shares the top-level
+ * name (`user.username` is the audit event's, `user.name` Klaxon's).
+ */
+const ECS_DERIVED = new Set(['user.name', 'user.roles']);
+
+/** Top-level fields of a Falco alert (`source` is Falco's event source; `source.ip` is ECS). */
+const FALCO_TOP_LEVEL = new Set([
+  'time',
+  'rule',
+  'priority',
+  'output',
+  'output_fields',
+  'tags',
+  'source',
+  'hostname',
+  'uuid',
+]);
+
+/**
+ * A name that only Klaxon's normalized event can answer: an ECS namespace the payload has no field of its own
+ * in (`orchestrator.cluster.name`, `event.dataset`, `klaxon.*`, `@timestamp`), or an ECS field Klaxon derives.
+ * The payload is never asked for these, so a sender cannot claim another cluster, dataset, time or id by
+ * writing the ECS key into its own event.
+ */
+function klaxonOwned(name: string, payloadTopLevel: ReadonlySet<string>): boolean {
+  const top = name.split('.')[0]!;
+  if (!ECS_TOP_LEVEL.has(top)) return false;
+  if (!payloadTopLevel.has(top)) return true;
+  return ECS_DERIVED.has(name);
+}
+
 type Candidate = (event: NormalizedEvent, pred: LeafPredicate) => Visit;
 
 function auditRoot(event: NormalizedEvent): unknown {
@@ -233,6 +265,7 @@ function auditRoot(event: NormalizedEvent): unknown {
 
 /**
  * Compiles a Sigma field name for rules of the given scope:
+ * - any scope: a name only Klaxon can answer (`klaxonOwned`) resolves in the normalized event alone;
  * - kubernetes.audit: pySigma short names, then the audit event's own path, then ECS; an unqualified
  *   name that is no audit field (SigmaHQ's `hostPath`, `capabilities`) is looked up as a key at any
  *   depth of `requestObject`, the object the request creates or changes.
@@ -243,7 +276,9 @@ export function compileField(name: string, scope: FieldScope, every = false): Fi
   const candidates: Candidate[] = [];
   const ecs = compilePath(name);
   const walk = every ? walkEvery : walkAny;
-  if (scope === 'kubernetes.audit') {
+  if (scope !== 'ecs' && klaxonOwned(name, scope === 'falco' ? FALCO_TOP_LEVEL : AUDIT_TOP_LEVEL)) {
+    candidates.push((e, pred) => walk(e, ecs, 0, pred));
+  } else if (scope === 'kubernetes.audit') {
     const short = AUDIT_SHORT_NAMES[name];
     if (short) {
       const p = compilePath(short);

@@ -1,8 +1,9 @@
 import { AuditEvent } from '../schema/audit.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import { klaxonSection } from './klaxon-section.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
 import { bodyHint, isRecord, redactAuditEvent } from './redact.ts';
-import { canonicalTime } from './time.ts';
+import { boundedTimestamp, canonicalTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
 
 /** Workload resources whose pod template sits at `spec.template.spec`. */
@@ -64,19 +65,20 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues) };
   const e = parsed.data;
 
-  const timestamp =
+  const own =
     canonicalTime(e.stageTimestamp) ??
     canonicalTime(e.requestReceivedTimestamp) ??
     canonicalTime(e.metadata?.creationTimestamp) ??
     canonicalTime(e.timestamp) ??
     canonicalTime(ctx.receivedAt);
-  if (timestamp === undefined) return { ok: false, reason: 'missing or invalid stageTimestamp' };
+  if (own === undefined) return { ok: false, reason: 'missing or invalid stageTimestamp' };
+  const time = boundedTimestamp(own, ctx.receivedAt, ctx.maxAheadMs);
 
   const ref = e.objectRef ?? undefined;
   const redaction = redactAuditEvent(raw, bodyHint(ref?.resource, ref?.subresource));
 
   const event: NormalizedEvent = {
-    '@timestamp': timestamp,
+    '@timestamp': time.timestamp,
     event: {
       kind: 'event',
       dataset: 'kubernetes.audit',
@@ -120,6 +122,7 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
       if (image) event.container = { image: { name: image } };
     }
   }
-  if (redaction.redacted.length > 0) event.klaxon = { redacted: redaction.redacted };
+  const klaxon = klaxonSection(redaction.redacted, time.claimed);
+  if (klaxon) event.klaxon = klaxon;
   return { ok: true, event };
 }

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { FalcoAlert } from '../schema/falco.ts';
 import { auditOutcome } from './audit.ts';
+import { klaxonSection } from './klaxon-section.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
 import { isRecord, sanitizeJson } from './redact.ts';
-import { canonicalTime, nanosOrTime } from './time.ts';
+import { boundedTimestamp, canonicalTime, nanosOrTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
 
 type Fields = Record<string, unknown>;
@@ -69,16 +70,17 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   const outputFields = original.output_fields;
   const fields: Fields = isRecord(outputFields) ? outputFields : {};
 
-  const timestamp =
+  const own =
     canonicalTime(alert.time) ??
     nanosOrTime(fields['evt.time.iso8601']) ??
     nanosOrTime(fields['evt.time']) ??
     canonicalTime(ctx.receivedAt);
-  if (timestamp === undefined) return { ok: false, reason: 'missing or invalid time' };
+  if (own === undefined) return { ok: false, reason: 'missing or invalid time' };
+  const time = boundedTimestamp(own, ctx.receivedAt, ctx.maxAheadMs);
 
   const id = alert.uuid || createHash('sha256').update(canonicalJson(original)).digest('hex');
   const event: NormalizedEvent = {
-    '@timestamp': timestamp,
+    '@timestamp': time.timestamp,
     event: {
       kind: 'event',
       dataset: 'falco',
@@ -124,6 +126,7 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
     if (image) event.container.image = { name: image };
   }
   if (alert.hostname) event.host = { hostname: alert.hostname };
-  if (sanitized.redacted.length > 0) event.klaxon = { redacted: sanitized.redacted };
+  const klaxon = klaxonSection(sanitized.redacted, time.claimed);
+  if (klaxon) event.klaxon = klaxon;
   return { ok: true, event };
 }

@@ -27,3 +27,21 @@ export function nanosOrTime(value: unknown): string | undefined {
   const fraction = (ns % 1_000_000_000n).toString().padStart(9, '0');
   return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
 }
+
+/** Default of `NormalizeContext.maxAheadMs`: NTP-synchronised clocks are within seconds of each other. */
+export const DEFAULT_MAX_AHEAD_MS = 60_000;
+
+/**
+ * The time Klaxon files an event under: its own time, unless that is more than `maxAheadMs` ahead of when
+ * Klaxon received it; then the receive time, with the event's claim returned beside it.
+ */
+export function boundedTimestamp(
+  own: string,
+  receivedAt: string | undefined,
+  maxAheadMs: number = DEFAULT_MAX_AHEAD_MS,
+): { timestamp: string; claimed?: string } {
+  if (receivedAt === undefined) return { timestamp: own };
+  const received = Date.parse(receivedAt);
+  if (!(Date.parse(own) > received + maxAheadMs)) return { timestamp: own };
+  return { timestamp: new Date(received).toISOString(), claimed: own };
+}

@@ -6,6 +6,12 @@ export interface NormalizeContext {
   cluster: string;
   /** ISO time the event reached Klaxon (for `event.ingested`, and `@timestamp` when the event has none). */
   receivedAt?: string;
+  /**
+   * How far (ms) an event's own time may be ahead of `receivedAt` (clock skew between its sender and Klaxon).
+   * Beyond it, `@timestamp` is the receive time and the claimed time is kept in `klaxon.claimed_timestamp`:
+   * a sender must not be able to date events into the future, where they would move clocks and windows.
+   */
+  maxAheadMs?: number;
 }
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };

@@ -51,6 +51,8 @@ export const NormalizedEvent = z.object({
     .object({
       /** JSON paths whose values the normalizer removed. */
       redacted: z.array(z.string()).optional(),
+      /** The event's own time when it was too far ahead of the receive time to be used (`@timestamp` is the latter). */
+      claimed_timestamp: z.string().optional(),
     })
     .optional(),
 });

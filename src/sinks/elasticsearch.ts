@@ -18,6 +18,8 @@ export interface ElasticsearchOptions {
   indexPrefix?: string;
   /** Also index normalized events into `<prefix>-events-*` (off by default). */
   indexEvents?: boolean;
+  /** Oldest event date (days before now) that gets a daily index of its own. Default 30. */
+  maxEventAgeDays?: number;
   retry?: RetryPolicy;
   requestTimeoutMs?: number;
 }
@@ -37,11 +39,28 @@ export type BulkOutcome =
   | { kind: 'retry'; reason: string }
   | { kind: 'rejected'; reason: string };
 
-/** `<base>-YYYY.MM.DD` by the EVENT's date (UTC), so a replay of old events lands next to them. */
-export function dailyIndex(base: string, timestamp: string, now: Date = new Date()): string {
+const DAY_MS = 86_400_000;
+export const DEFAULT_MAX_EVENT_AGE_DAYS = 30;
+
+/** Which event dates get a daily index of their own. */
+export interface IndexDates {
+  now?: Date;
+  maxEventAgeDays?: number;
+}
+
+/**
+ * `<base>-YYYY.MM.DD` by the EVENT's date (UTC), so a replay of recent events lands next to them. Event dates
+ * come from senders, so only the last `maxEventAgeDays` days (and tomorrow, for clock skew across midnight) get
+ * a daily index; anything else goes to `<base>-out-of-range`: no sender can make Elasticsearch create indices
+ * (and shards) for arbitrary dates.
+ */
+export function dailyIndex(base: string, timestamp: string, dates: IndexDates = {}): string {
+  const now = (dates.now ?? new Date()).getTime();
   const parsed = Date.parse(timestamp);
-  const day = (Number.isNaN(parsed) ? now : new Date(parsed)).toISOString().slice(0, 10).replaceAll('-', '.');
-  return `${base}-${day}`;
+  const t = Number.isNaN(parsed) ? now : parsed;
+  const oldest = Math.floor(now / DAY_MS - (dates.maxEventAgeDays ?? DEFAULT_MAX_EVENT_AGE_DAYS)) * DAY_MS;
+  if (t < oldest || t >= (Math.floor(now / DAY_MS) + 2) * DAY_MS) return `${base}-out-of-range`;
+  return `${base}-${new Date(t).toISOString().slice(0, 10).replaceAll('-', '.')}`;
 }
 
 /**
@@ -49,18 +68,22 @@ export function dailyIndex(base: string, timestamp: string, now: Date = new Date
  * a later revision (the final count when its window closes) overwrites, which is still
  * idempotent because the same revision always carries the same content.
  */
-export function alertDocs(base: string, alerts: readonly Alert[]): BulkDoc[] {
+export function alertDocs(base: string, alerts: readonly Alert[], dates: IndexDates = {}): BulkDoc[] {
   return alerts.map((alert) => ({
-    index: dailyIndex(base, alert['@timestamp']),
+    index: dailyIndex(base, alert['@timestamp'], dates),
     id: alert.klaxon.alert_id,
     op: alert.klaxon.revision === 0 ? 'create' : 'index',
     doc: alert,
   }));
 }
 
-export function eventDocs(base: string, events: readonly NormalizedEvent[]): BulkDoc[] {
+export function eventDocs(
+  base: string,
+  events: readonly NormalizedEvent[],
+  dates: IndexDates = {},
+): BulkDoc[] {
   return events.map((event) => ({
-    index: dailyIndex(base, event['@timestamp']),
+    index: dailyIndex(base, event['@timestamp'], dates),
     id: event.event.id,
     op: 'create',
     doc: event,
@@ -106,6 +129,7 @@ export class ElasticsearchSink implements Sink {
   readonly alertsBase: string;
   readonly eventsBase: string;
   readonly indexEvents: boolean;
+  private readonly maxEventAgeDays: number;
   private readonly retry: RetryPolicy;
   private templatesInstalled = false;
 
@@ -115,6 +139,7 @@ export class ElasticsearchSink implements Sink {
     this.alertsBase = bases.alerts;
     this.eventsBase = bases.events;
     this.indexEvents = opts.indexEvents ?? false;
+    this.maxEventAgeDays = opts.maxEventAgeDays ?? DEFAULT_MAX_EVENT_AGE_DAYS;
     this.retry = opts.retry ?? DEFAULT_RETRY;
   }
 
@@ -128,7 +153,8 @@ export class ElasticsearchSink implements Sink {
 
   async write(alerts: readonly Alert[]): Promise<RejectedAlert[]> {
     if (alerts.length === 0) return [];
-    const outcomes = await this.bulk(alertDocs(this.alertsBase, alerts));
+    const dates = { maxEventAgeDays: this.maxEventAgeDays };
+    const outcomes = await this.bulk(alertDocs(this.alertsBase, alerts, dates));
     const rejected: RejectedAlert[] = [];
     outcomes.forEach((outcome, i) => {
       const alert = alerts[i];
@@ -143,7 +169,8 @@ export class ElasticsearchSink implements Sink {
     events: readonly NormalizedEvent[],
   ): Promise<Array<{ event: NormalizedEvent; reason: string }>> {
     if (!this.indexEvents || events.length === 0) return [];
-    const outcomes = await this.bulk(eventDocs(this.eventsBase, events));
+    const dates = { maxEventAgeDays: this.maxEventAgeDays };
+    const outcomes = await this.bulk(eventDocs(this.eventsBase, events, dates));
     const refused: Array<{ event: NormalizedEvent; reason: string }> = [];
     outcomes.forEach((outcome, i) => {
       const event = events[i];

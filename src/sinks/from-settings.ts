@@ -25,6 +25,7 @@ export function sinksFromSettings(
       caFile: es.caFile,
       indexPrefix: es.indexPrefix,
       indexEvents: use.indexEvents,
+      maxEventAgeDays: es.maxEventAgeDays,
     });
     sinks.push(elasticsearch);
   }

@@ -73,7 +73,6 @@ class BoundedSet {
 }
 
 interface PartitionState {
-  generation: number;
   engine: Detector;
   seen: BoundedSet;
   /** Offsets below it were processed (and their alerts delivered) before: rebuild only. */
@@ -91,7 +90,6 @@ interface PartitionState {
 export class CorrelateStage {
   private readonly opts: CorrelateStageOptions;
   private readonly partitions = new Map<number, PartitionState>();
-  private generation = 0;
 
   constructor(opts: CorrelateStageOptions) {
     this.opts = opts;
@@ -99,16 +97,16 @@ export class CorrelateStage {
 
   /** New group generation: every partition's state is rebuilt from the signals topic. */
   reset(): void {
-    this.generation++;
+    for (const state of this.partitions.values()) state.engine.discard();
+    this.partitions.clear();
   }
 
   async plan(chunk: Chunk): Promise<ChunkPlan> {
     let state = this.partitions.get(chunk.partition);
-    if (!state || state.generation !== this.generation) {
+    if (!state) {
       const first = chunk.messages[0]!.offset;
       const rebuild = await this.startRebuild(chunk.topic, chunk.partition, first);
       state = {
-        generation: this.generation,
         engine: this.opts.newDetector(),
         seen: new BoundedSet(this.opts.dedupeCapacity ?? 200_000),
         replayUntil: rebuild.replayUntil,

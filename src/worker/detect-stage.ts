@@ -49,6 +49,7 @@ export class DetectStage {
    * re-read chunk raises its alerts again (same ids, so sinks deduplicate).
    */
   reset(): void {
+    this.detector.discard();
     this.detector = this.opts.newDetector();
   }
 
@@ -63,16 +64,19 @@ export class DetectStage {
 
     const alerts: Alert[] = [];
     const signals: Signal[] = [];
-    let latest = Number.NEGATIVE_INFINITY;
+    /** Latest event time per cluster: each cluster's windows move with its own events only. */
+    const latest = new Map<string, number>();
     for (const event of events) {
       for (const match of this.detector.evaluate(event)) {
         alerts.push(...this.detector.alertsFor(match));
         signals.push(...this.detector.signalsFor(match));
       }
+      const cluster = event.orchestrator.cluster.name;
       const t = Date.parse(event['@timestamp']);
-      if (t > latest) latest = t;
+      if (!(t <= (latest.get(cluster) ?? Number.NEGATIVE_INFINITY))) latest.set(cluster, t);
     }
-    if (Number.isFinite(latest)) alerts.push(...this.detector.advance(latest));
+    for (const [cluster, t] of latest)
+      if (Number.isFinite(t)) alerts.push(...this.detector.advance(cluster, t));
 
     const { sinks, bus, signalsTopic, deadletterTopic, eventIndex } = this.opts;
     return {

@@ -29,20 +29,28 @@ afterAll(async () => {
 
 describe('ElasticsearchSink against a real Elasticsearch', () => {
   it('stores alerts in daily indices by event date, with explicit ECS mappings', async () => {
-    const a = makeAlert(`${prefix}-a`, { at: '2025-03-14T23:59:00Z' });
-    const b = makeAlert(`${prefix}-b`, { at: '2025-03-15T00:01:00Z' });
-    expect(await sink.write([a, b])).toEqual([]);
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const index = (day: string) => `${prefix}-alerts-${day.replaceAll('-', '.')}`;
+    const a = makeAlert(`${prefix}-a`, { at: `${yesterday}T23:59:00Z` });
+    const b = makeAlert(`${prefix}-b`, { at: `${today}T00:01:00Z` });
+    // Dates a sender may pick freely do not make indices of their own.
+    const old = makeAlert(`${prefix}-old`, { at: '1999-03-15T00:01:00Z' });
+    const future = makeAlert(`${prefix}-future`, { at: '2099-03-15T00:01:00Z' });
+    expect(await sink.write([a, b, old, future])).toEqual([]);
 
     const docs = await search();
-    expect(docs.map((d) => d.klaxon.alert_id).sort()).toEqual([a.klaxon.alert_id, b.klaxon.alert_id].sort());
+    expect(docs.map((d) => d.klaxon.alert_id).sort()).toEqual(
+      [a, b, old, future].map((x) => x.klaxon.alert_id).sort(),
+    );
     const indices = Object.keys(await sink.client.indices.get({ index: pattern })).sort();
-    expect(indices).toEqual([`${prefix}-alerts-2025.03.14`, `${prefix}-alerts-2025.03.15`]);
+    expect(indices).toEqual([index(yesterday), index(today), `${prefix}-alerts-out-of-range`].sort());
 
     const mapping = await sink.client.indices.getFieldMapping({
-      index: `${prefix}-alerts-2025.03.14`,
+      index: index(yesterday),
       fields: ['source.ip', 'event.severity', '@timestamp', 'kubernetes.audit', 'rule.name'],
     });
-    const fields = mapping[`${prefix}-alerts-2025.03.14`]!.mappings;
+    const fields = mapping[index(yesterday)]!.mappings;
     const typeOf = (f: string) => (Object.values(fields[f]!.mapping)[0] as { type: string }).type;
     expect(typeOf('source.ip')).toBe('ip');
     expect(typeOf('event.severity')).toBe('long');

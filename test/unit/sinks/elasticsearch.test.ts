@@ -10,13 +10,31 @@ import { ALERT_MAPPINGS, indexTemplate } from '../../../src/sinks/elasticsearch-
 import { makeAlert } from './make-alert.ts';
 
 describe('dailyIndex', () => {
+  const now = new Date('2025-01-10T12:00:00Z');
+
   it('names the index by the event date in UTC, not the detection date', () => {
-    expect(dailyIndex('klaxon-alerts', '2024-12-31T23:59:59.999Z')).toBe('klaxon-alerts-2024.12.31');
-    expect(dailyIndex('klaxon-alerts', '2025-01-01T01:00:00+02:00')).toBe('klaxon-alerts-2024.12.31');
+    expect(dailyIndex('klaxon-alerts', '2024-12-31T23:59:59.999Z', { now })).toBe('klaxon-alerts-2024.12.31');
+    expect(dailyIndex('klaxon-alerts', '2025-01-01T01:00:00+02:00', { now })).toBe(
+      'klaxon-alerts-2024.12.31',
+    );
   });
 
   it('falls back to the current date when the timestamp does not parse', () => {
-    expect(dailyIndex('x', 'not a date', new Date('2025-06-01T12:00:00Z'))).toBe('x-2025.06.01');
+    expect(dailyIndex('x', 'not a date', { now: new Date('2025-06-01T12:00:00Z') })).toBe('x-2025.06.01');
+  });
+
+  it('files dates a sender could pick freely (far past, future) in one out-of-range index', () => {
+    const dates = { now, maxEventAgeDays: 30 };
+    expect(dailyIndex('x', '2024-12-11T00:00:00Z', dates)).toBe('x-2024.12.11');
+    expect(dailyIndex('x', '2024-12-10T23:59:59Z', dates)).toBe('x-out-of-range');
+    expect(dailyIndex('x', '1970-01-01T00:00:00Z', dates)).toBe('x-out-of-range');
+    expect(dailyIndex('x', '2025-01-11T23:59:59Z', dates)).toBe('x-2025.01.11');
+    expect(dailyIndex('x', '2025-01-12T00:00:00Z', dates)).toBe('x-out-of-range');
+    expect(dailyIndex('x', '2099-01-01T00:00:00Z', dates)).toBe('x-out-of-range');
+    const days = new Set<string>();
+    for (let d = -3650; d <= 3650; d += 7)
+      days.add(dailyIndex('x', new Date(now.getTime() + d * 86_400_000).toISOString(), dates));
+    expect(days.size).toBeLessThanOrEqual(32);
   });
 });
 
@@ -24,7 +42,7 @@ describe('alertDocs', () => {
   it('creates revision 0 (never overwrites) and overwrites later revisions, with _id = alert_id', () => {
     const first = makeAlert('a');
     const final = makeAlert('a', { revision: 1 });
-    const docs = alertDocs('klaxon-alerts', [first, final]);
+    const docs = alertDocs('klaxon-alerts', [first, final], { now: new Date('2025-03-20T00:00:00Z') });
     expect(docs.map((d) => [d.op, d.id, d.index])).toEqual([
       ['create', first.klaxon.alert_id, 'klaxon-alerts-2025.03.14'],
       ['index', first.klaxon.alert_id, 'klaxon-alerts-2025.03.14'],
