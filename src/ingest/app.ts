@@ -20,9 +20,16 @@ import {
 import { splitAuditBody } from '../schema/audit.ts';
 import { parseFalcoBody } from '../schema/falco.ts';
 import { type AuthConfig, authenticate } from './auth.ts';
-import { itemSizes } from './item-spans.ts';
+import {
+  clientErrorHandler,
+  closeAfterResponse,
+  effectiveMaxConnections,
+  limitConnections,
+} from './connections.ts';
+import { itemSizes, TOO_MANY } from './item-spans.ts';
 import { BusPublisher, type EventPublisher, eventMessage, RetryLaterError } from './publisher.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { Rejections, type RejectReason } from './rejections.ts';
 
 export interface IngestAppOptions {
   settings: Pick<Settings, 'ingest' | 'kafka'>;
@@ -36,20 +43,6 @@ export interface IngestAppOptions {
 }
 
 type Source = 'audit' | 'falco';
-/** Reasons in `klaxon_ingest_rejected_total`: a small fixed set, never free text. */
-type RejectReason =
-  | 'auth'
-  | 'content_type'
-  | 'too_large'
-  | 'json'
-  | 'schema'
-  | 'unavailable'
-  | 'rate_limited';
-
-export interface Rejection {
-  index: number;
-  reason: string;
-}
 
 const JSON_TYPES = ['application/json'];
 const NDJSON_TYPES = [
@@ -106,10 +99,12 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   const limits = settings.ingest;
   const publisher = options.publisher ?? new BusPublisher(options.bus, settings.kafka.eventsTopic);
   const requestTimeout = limits.requestTimeoutSeconds * 1000;
+  const maxAheadMs = limits.maxClockAheadSeconds * 1000;
   // Node checks request deadlines only every `connectionsCheckingInterval` (30 s by default).
+  const idleMs = limits.idleTimeoutSeconds * 1000;
   const timeouts = {
     connectionsCheckingInterval: Math.min(5_000, Math.max(250, requestTimeout / 4)),
-    headersTimeout: Math.min(60_000, requestTimeout),
+    headersTimeout: Math.min(60_000, requestTimeout, idleMs),
   };
   const https = options.https
     ? {
@@ -127,8 +122,23 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.falcoBodyLimit,
     requestTimeout,
+    // A connection that sends nothing for this long is closed, whether it never sent a request (no token
+    // needed to open one) or sits idle between keep-alive requests.
+    connectionTimeout: idleMs,
+    keepAliveTimeout: idleMs,
+    clientErrorHandler,
     ...(https ? { https } : { http: timeouts }),
   }) as unknown as FastifyInstance;
+  limitConnections(app.server, {
+    max: effectiveMaxConnections(limits.maxConnections),
+    perAddress: limits.maxConnectionsPerAddress,
+  });
+  // A request refused before its body was read is answered at once and its connection closed, so a
+  // sender without a valid credential cannot hold the connection by trickling the body.
+  const refuse = (reply: FastifyReply, status: number) => {
+    closeAfterResponse(reply.raw, reply.request.raw.socket);
+    return reply.code(status);
+  };
 
   // Keep the raw bytes: JSON.parse runs once in the handler, and the per-event size limit
   // is measured on the bytes rather than by re-serializing.
@@ -141,9 +151,12 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       if (source) ingestRejected.inc({ source, reason: 'too_large' });
       const limit = source === 'audit' ? limits.auditBodyLimit : limits.falcoBodyLimit;
-      return reply
-        .code(413)
-        .send({ error: 'payload_too_large', reason: `request body exceeds the limit of ${limit} bytes` });
+      // Not closed: the sender is authenticated (the check runs before the body is read), and Node drops the
+      // rest of the body so the client reads this answer instead of a reset.
+      return reply.code(413).send({
+        error: 'payload_too_large',
+        reason: `request body exceeds the limit of ${limit} bytes`,
+      });
     }
     if (status >= 500) {
       request.log.error({ err }, 'ingest request failed');
@@ -177,7 +190,10 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
 
   /** Authenticates and checks the content type before Fastify reads the body. */
   const guard = (source: Source, types: string[]) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const result = authenticate({ headers: request.headers, socket: request.raw.socket }, auth);
+    const result = authenticate(
+      { headers: request.headers, rawHeaders: request.raw.rawHeaders, socket: request.raw.socket },
+      auth,
+    );
     if (!result.ok) {
       ingestRejected.inc({ source, reason: 'auth' });
       if (result.status === 401) {
@@ -188,12 +204,12 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
             : 'Bearer realm="klaxon"',
         );
       }
-      return reply.code(result.status).send({ error: result.error, reason: result.reason });
+      return refuse(reply, result.status).send({ error: result.error, reason: result.reason });
     }
     const type = mediaType(request.headers['content-type']);
     if (!types.includes(type)) {
       ingestRejected.inc({ source, reason: 'content_type' });
-      return reply.code(415).send({
+      return refuse(reply, 415).send({
         error: 'unsupported_media_type',
         reason: `content type ${type || '(none)'} is not accepted here; send ${types.join(' or ')}`,
       });
@@ -201,8 +217,7 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     const wait = rateLimiter?.take(result.cluster) ?? 0;
     if (wait > 0) {
       ingestRejected.inc({ source, reason: 'rate_limited' });
-      return reply
-        .code(429)
+      return refuse(reply, 429)
         .header('retry-after', String(wait))
         .send({
           error: 'rate_limited',
@@ -221,18 +236,18 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     source: Source,
     cluster: string,
     messages: BusMessage[],
-    rejected: Rejection[],
+    rejected: Rejections,
   ) => {
-    if (rejected.length > 0) {
-      ingestEvents.inc({ source, cluster, outcome: 'rejected' }, rejected.length);
+    if (rejected.count > 0) {
+      ingestEvents.inc({ source, cluster, outcome: 'rejected' }, rejected.count);
     }
-    if (messages.length === 0 && rejected.length > 0) {
+    if (messages.length === 0 && rejected.count > 0) {
       // A batch with nothing valid is a client bug: retrying it cannot help, but a 200 would hide it.
       return reply.code(400).send({
         error: 'invalid_events',
-        reason: rejected.length === 1 ? rejected[0]!.reason : `all ${rejected.length} events were rejected`,
+        reason: rejected.summary(),
         accepted: 0,
-        rejected,
+        ...rejected.body(),
       });
     }
     try {
@@ -246,7 +261,15 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
         .send({ error: 'unavailable', reason: err.message });
     }
     ingestEvents.inc({ source, cluster, outcome: 'accepted' }, messages.length);
-    return { accepted: messages.length, rejected };
+    return { accepted: messages.length, ...rejected.body() };
+  };
+
+  const tooMany = (reply: FastifyReply, source: Source, count: string) => {
+    ingestRejected.inc({ source, reason: 'too_many' });
+    return reply.code(413).send({
+      error: 'too_many_items',
+      reason: `the body holds ${count} items; the limit is ${limits.maxItems} per request`,
+    });
   };
 
   const badBody = (reply: FastifyReply, source: Source, reason: RejectReason, text: string) => {
@@ -265,6 +288,11 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
       const body = request.body as Buffer;
       const cluster = clusterOf.get(request)!;
       ingestRequestBytes.observe({ endpoint: 'audit' }, body.length);
+      const eventLimit = limits.auditEventLimit;
+      // No single event can be over the limit when the whole body is not. The scan also stops a body of
+      // millions of tiny items before JSON.parse turns it into millions of objects.
+      const scanned = body.length > eventLimit ? itemSizes(body, limits.maxItems) : undefined;
+      if (scanned === TOO_MANY) return tooMany(reply, 'audit', `more than ${limits.maxItems}`);
       let parsed: unknown;
       try {
         parsed = JSON.parse(body.toString('utf8'));
@@ -274,35 +302,29 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
       const split = splitAuditBody(parsed);
       if ('error' in split) return badBody(reply, 'audit', 'schema', split.error);
       const { items } = split;
-      const eventLimit = limits.auditEventLimit;
-      // No single event can be over the limit when the whole body is not.
-      let sizes = body.length > eventLimit ? itemSizes(body) : undefined;
-      if (sizes && sizes.length !== items.length) sizes = undefined;
-      const ctx = { cluster, receivedAt: new Date().toISOString() };
+      if (items.length > limits.maxItems) return tooMany(reply, 'audit', String(items.length));
+      const sizes = Array.isArray(scanned) && scanned.length === items.length ? scanned : undefined;
+      const ctx = { cluster, receivedAt: new Date().toISOString(), maxAheadMs };
       const messages: BusMessage[] = [];
-      const rejected: Rejection[] = [];
+      const rejected = new Rejections('audit');
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
         if (body.length > eventLimit) {
           const size = sizes ? sizes[index]! : serializedSize(item);
           if (size > eventLimit) {
-            ingestRejected.inc({ source: 'audit', reason: 'too_large' });
-            rejected.push({
+            rejected.add(
               index,
-              reason: Number.isFinite(size)
+              'too_large',
+              Number.isFinite(size)
                 ? `event is ${size} bytes, over the limit of ${eventLimit} bytes`
                 : 'event is nested too deeply to process',
-            });
+            );
             continue;
           }
         }
         const outcome = toMessage(normalizeAudit, item, ctx);
-        if ('message' in outcome) {
-          messages.push(outcome.message);
-        } else {
-          ingestRejected.inc({ source: 'audit', reason: 'schema' });
-          rejected.push({ index, reason: outcome.reason });
-        }
+        if ('message' in outcome) messages.push(outcome.message);
+        else rejected.add(index, 'schema', outcome.reason);
       }
       return finish(reply, 'audit', cluster, messages, rejected);
     },
@@ -321,22 +343,18 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
       ingestRequestBytes.observe({ endpoint: 'falco' }, body.length);
       const parsed = parseFalcoBody(body.toString('utf8'));
       if ('error' in parsed) return badBody(reply, 'falco', 'json', parsed.error);
-      const ctx = { cluster, receivedAt: new Date().toISOString() };
+      if (parsed.items.length > limits.maxItems) return tooMany(reply, 'falco', String(parsed.items.length));
+      const ctx = { cluster, receivedAt: new Date().toISOString(), maxAheadMs };
       const messages: BusMessage[] = [];
-      const rejected: Rejection[] = [];
+      const rejected = new Rejections('falco');
       for (const item of parsed.items) {
         if ('error' in item) {
-          ingestRejected.inc({ source: 'falco', reason: 'json' });
-          rejected.push({ index: item.index, reason: item.error });
+          rejected.add(item.index, 'json', item.error);
           continue;
         }
         const outcome = toMessage(normalizeFalco, item.raw, ctx);
-        if ('message' in outcome) {
-          messages.push(outcome.message);
-        } else {
-          ingestRejected.inc({ source: 'falco', reason: 'schema' });
-          rejected.push({ index: item.index, reason: outcome.reason });
-        }
+        if ('message' in outcome) messages.push(outcome.message);
+        else rejected.add(item.index, 'schema', outcome.reason);
       }
       return finish(reply, 'falco', cluster, messages, rejected);
     },

@@ -26,11 +26,19 @@ function isItemsKey(buf: Buffer, start: number, end: number): boolean {
   }
 }
 
+/** What `itemSizes` answers when the body holds more items than the caller allows. */
+export const TOO_MANY = Symbol('too many items');
+
 /**
  * Sizes of a top-level array's elements, or of the elements of a top-level object's
- * `items` array (the last `items` key, as JSON.parse keeps the last duplicate).
+ * `items` array (the last `items` key, as JSON.parse keeps the last duplicate). Stops with
+ * TOO_MANY as soon as one array holds more than `maxItems`, so a body of millions of tiny
+ * items costs one partial scan, not a parse.
  */
-export function itemSizes(buf: Buffer): number[] | undefined {
+export function itemSizes(
+  buf: Buffer,
+  maxItems = Number.POSITIVE_INFINITY,
+): number[] | undefined | typeof TOO_MANY {
   // A plain Uint8Array view keeps the loop on V8's fast typed-array path.
   const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   const n = b.length;
@@ -78,6 +86,7 @@ export function itemSizes(buf: Buffer): number[] | undefined {
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === target) {
         if (itemStart >= 0) sizes.push(lastEnd - itemStart);
+        if (sizes.length > maxItems) return TOO_MANY;
         found = sizes;
         target = -1;
         itemStart = -1;
@@ -87,6 +96,7 @@ export function itemSizes(buf: Buffer): number[] | undefined {
     } else if (c === COMMA) {
       if (depth === target) {
         sizes.push(lastEnd - itemStart);
+        if (sizes.length > maxItems) return TOO_MANY;
         itemStart = -1;
       }
       if (depth === 1 && rootIsObject) {
