@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../config.ts';
 
 /**
  * Who sent a request. The credential names the cluster; the payload never does, so a
@@ -10,12 +11,24 @@ import { z } from 'zod';
  */
 export type AuthResult =
   | { ok: true; cluster: string; via: 'token' | 'mtls' }
-  | { ok: false; status: 401 | 403; error: string; reason: string };
+  | { ok: false; status: 400 | 401 | 403; error: string; reason: string };
 
-const ClusterName = z
+/** DNS-label-like: what EKS, GKE and AKS allow as cluster names, and safe as a metric label and in an index. */
+export const ClusterName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'cluster names are 1-63 letters, digits, ".", "_" or "-"');
-const Token = z.string().min(1, 'empty token');
+  .regex(
+    /^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/,
+    'cluster names are 1-63 letters, digits, "-" or "_", starting and ending with a letter or digit',
+  );
+
+/** The shortest bearer token accepted: 32 characters, e.g. `openssl rand -base64 32` gives 44. */
+export const MIN_TOKEN_LENGTH = 32;
+
+const Token = z
+  .string()
+  .regex(/^[\x21-\x7e]+$/, 'tokens are visible ASCII characters without spaces')
+  .min(MIN_TOKEN_LENGTH, `tokens need at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`)
+  .refine((t) => new Set(t).size >= 10, 'tokens need at least 10 different characters');
 
 /** `cluster: token` or `cluster: [token, ...]` (several tokens during a rotation). */
 export const TokensFile = z.record(ClusterName, z.union([Token, z.array(Token).min(1)]));
@@ -24,6 +37,50 @@ export const TokensFile = z.record(ClusterName, z.union([Token, z.array(Token).m
 export const ClientSubjects = z.record(z.string().min(1), ClusterName);
 
 const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/**
+ * Reads a YAML file of credentials. Errors name the file, the line and the column, never the text: the
+ * line a parser would quote holds a token, and a mistyped path may point at any file on the machine.
+ */
+export function readCredentialsFile(setting: string, path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `${setting} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (err) {
+    const e = err as { code?: string; linePos?: Array<{ line: number; col: number }> };
+    const at = e.linePos?.[0];
+    throw new ConfigError(
+      `${setting} ${path}: not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}${e.code ? ` (${e.code})` : ''}`,
+    );
+  }
+}
+
+/**
+ * Validates a credentials document. A problem is located by entry number, never by key or value: in a
+ * tokens file written the wrong way round, the key is the secret.
+ */
+export function parseCredentials<T>(
+  setting: string,
+  path: string,
+  schema: z.ZodType<T>,
+  doc: unknown,
+  expected: string,
+): T {
+  const parsed = schema.safeParse(doc);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const keys = doc !== null && typeof doc === 'object' ? Object.keys(doc) : [];
+  const entry = issue && typeof issue.path[0] === 'string' ? keys.indexOf(issue.path[0]) : -1;
+  const where = entry >= 0 ? ` (entry ${entry + 1}: ${issue!.message})` : '';
+  throw new ConfigError(`${setting} ${path}: expected ${expected}${where}`);
+}
 
 /** Bearer tokens by cluster, compared in constant time. */
 export class TokenTable {
@@ -45,22 +102,16 @@ export class TokenTable {
   }
 
   static fromFile(path: string): TokenTable {
-    let doc: unknown;
-    try {
-      doc = parseYaml(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new Error(`KLAXON_TOKENS_FILE ${path}: ${(err as Error).message}`);
-    }
-    const parsed = TokensFile.safeParse(doc ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      // Never echo the file's values: they are secrets.
-      throw new Error(
-        `KLAXON_TOKENS_FILE ${path}: expected a mapping "cluster: token" or "cluster: [tokens]"` +
-          (issue ? ` (at "${issue.path.join('.')}": ${issue.message})` : ''),
-      );
-    }
-    return new TokenTable(parsed.data);
+    const doc = readCredentialsFile('KLAXON_TOKENS_FILE', path);
+    return new TokenTable(
+      parseCredentials(
+        'KLAXON_TOKENS_FILE',
+        path,
+        TokensFile,
+        doc,
+        'a mapping "cluster: token" or "cluster: [tokens]"',
+      ),
+    );
   }
 
   get size(): number {
@@ -89,6 +140,8 @@ export interface AuthConfig {
 
 interface AuthRequest {
   headers: { authorization?: string | undefined };
+  /** Name/value pairs as received: Node keeps only the first of duplicated Authorization headers. */
+  rawHeaders?: readonly string[];
   socket: unknown;
 }
 
@@ -114,54 +167,82 @@ function isTlsSocket(socket: unknown): socket is TLSSocket {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+function countAuthorization(rawHeaders: readonly string[] | undefined): number {
+  let n = 0;
+  for (let i = 0; rawHeaders && i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'authorization') n++;
+  }
+  return n;
+}
+
+const unauthorized = (reason: string): AuthResult => ({
+  ok: false,
+  status: 401,
+  error: 'unauthorized',
+  reason,
+});
+
+type CertificateResult = { cluster: string } | { refusal: AuthResult } | undefined;
+
+/** The cluster of a presented client certificate, a refusal, or undefined when none was presented. */
+function certificateCluster(socket: unknown, config: AuthConfig): CertificateResult {
+  if (!isTlsSocket(socket) || !socket.getPeerCertificate()?.subject) return undefined;
+  if (!socket.authorized) {
+    return {
+      refusal: unauthorized(
+        `client certificate not trusted: ${String(socket.authorizationError ?? 'unverified')}`,
+      ),
+    };
+  }
+  const names = certificateNames(socket);
+  const clusters = new Set<string>();
+  for (const name of names) {
+    const cluster = config.clientSubjects?.[name];
+    if (cluster !== undefined) clusters.add(cluster);
+  }
+  if (clusters.size === 1) return { cluster: [...clusters][0]! };
+  const reason =
+    clusters.size > 1
+      ? `client certificate ${names[0] ?? '(no subject)'} names several clusters (${[...clusters].sort().join(', ')}): map only one of its names`
+      : `client certificate ${names[0] ?? '(no subject)'} is not mapped to a cluster`;
+  return { refusal: { ok: false, status: 403, error: 'forbidden', reason } };
+}
+
 /**
- * Decides the cluster behind a request from its credential, before the body is read.
- * A bearer token, when present, must be valid; otherwise a verified client certificate
- * whose subject is mapped in config.
+ * Decides the cluster behind a request from its credential, before the body is read: a bearer token or a
+ * verified client certificate whose subject is mapped in config. Anything ambiguous is refused, so a proxy
+ * or a second reader of the same request can never settle on another cluster than Klaxon did: two
+ * Authorization headers, a certificate whose names map to several clusters, or a token and a certificate
+ * of different clusters.
  */
 export function authenticate(req: AuthRequest, config: AuthConfig): AuthResult {
+  if (countAuthorization(req.rawHeaders) > 1) {
+    return {
+      ok: false,
+      status: 400,
+      error: 'ambiguous_credentials',
+      reason: 'more than one Authorization header',
+    };
+  }
+  const cert = certificateCluster(req.socket, config);
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = BEARER.exec(header);
-    if (!m)
+    if (!m) return unauthorized('Authorization must be "Bearer <token>"');
+    const cluster = config.tokens?.lookup(m[1]!);
+    if (cluster === undefined) return unauthorized('unknown token');
+    if (cert && 'cluster' in cert && cert.cluster !== cluster) {
       return {
         ok: false,
-        status: 401,
-        error: 'unauthorized',
-        reason: 'Authorization must be "Bearer <token>"',
+        status: 400,
+        error: 'ambiguous_credentials',
+        reason: 'the bearer token and the client certificate belong to different clusters',
       };
-    const cluster = config.tokens?.lookup(m[1]!);
-    if (cluster === undefined)
-      return { ok: false, status: 401, error: 'unauthorized', reason: 'unknown token' };
+    }
     return { ok: true, cluster, via: 'token' };
   }
-  if (isTlsSocket(req.socket) && req.socket.getPeerCertificate()?.subject) {
-    if (!req.socket.authorized) {
-      return {
-        ok: false,
-        status: 401,
-        error: 'unauthorized',
-        reason: `client certificate not trusted: ${String(req.socket.authorizationError ?? 'unverified')}`,
-      };
-    }
-    const names = certificateNames(req.socket);
-    for (const name of names) {
-      const cluster = config.clientSubjects?.[name];
-      if (cluster !== undefined) return { ok: true, cluster, via: 'mtls' };
-    }
-    return {
-      ok: false,
-      status: 403,
-      error: 'forbidden',
-      reason: `client certificate ${names[0] ?? '(no subject)'} is not mapped to a cluster`,
-    };
-  }
-  return {
-    ok: false,
-    status: 401,
-    error: 'unauthorized',
-    reason: 'no credential: send a bearer token or a client certificate',
-  };
+  if (cert) return 'cluster' in cert ? { ok: true, cluster: cert.cluster, via: 'mtls' } : cert.refusal;
+  return unauthorized('no credential: send a bearer token or a client certificate');
 }
 
 /** Merges `KLAXON_TLS_CLIENTS` with the YAML file `KLAXON_TLS_CLIENTS_FILE`. */
@@ -169,6 +250,18 @@ export function loadClientSubjects(
   inline: Record<string, string>,
   file: string | undefined,
 ): Record<string, string> {
-  const fromFile = file ? ClientSubjects.parse(parseYaml(readFileSync(file, 'utf8')) ?? {}) : {};
-  return { ...fromFile, ...ClientSubjects.parse(inline) };
+  const expected = 'a mapping "certificate subject: cluster"';
+  const fromFile = file
+    ? parseCredentials(
+        'KLAXON_TLS_CLIENTS_FILE',
+        file,
+        ClientSubjects,
+        readCredentialsFile('KLAXON_TLS_CLIENTS_FILE', file),
+        expected,
+      )
+    : {};
+  return {
+    ...fromFile,
+    ...parseCredentials('KLAXON_TLS_CLIENTS', '(environment)', ClientSubjects, inline, expected),
+  };
 }

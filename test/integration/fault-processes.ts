@@ -11,7 +11,7 @@ import { alertmanagerUrl, elasticsearchUrl, kafkaBrokers, runServices, uniqueTop
 
 const catalogue = fileURLToPath(new URL('../../detections', import.meta.url));
 
-export const TOKEN = 'fault-test-token-8d2e61b7c0';
+export const TOKEN = 'fault-test-token-8d2e61b7c0-abcdefghijkl';
 
 /** Settings of one test: its own topics, groups, index prefix and spool, so tests never share state. */
 export function isolatedEnv(name: string): Record<string, string> {

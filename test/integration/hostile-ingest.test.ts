@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.ts';
 import { buildIngestApp } from '../../src/ingest/app.ts';
 import { TokenTable } from '../../src/ingest/auth.ts';
 
-const TOKEN = 'hostile-test-token-5f1c9a';
+const TOKEN = 'hostile-test-token-5f1c9a-0123456789abcdef';
 const REQUEST_TIMEOUT_S = 2;
 
 let app: FastifyInstance;

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const builders = { secretCreate, secretJsonPatch, secretMergePatch, secretList, secretTable };
-const WRONG_TOKEN = 'wrong-token-that-must-not-be-logged-41c7';
+const WRONG_TOKEN = 'wrong-token-that-must-not-be-logged-41c7-zq';
 
 async function exercise(
   command: 'serve' | 'ingest',

@@ -11,7 +11,7 @@ import { dashboardQueries, loadDashboard } from '../unit/deploy/dashboard.ts';
 
 const root = join(import.meta.dirname, '../..');
 const fixtures = join(root, 'test/fixtures');
-const token = 'prometheus-test-token';
+const token = 'prometheus-test-token-0123456789abcdef';
 const scratch = mkdtempSync(join(tmpdir(), 'klaxon-prometheus-'));
 const children: ChildProcess[] = [];
 

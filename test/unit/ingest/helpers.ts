@@ -6,8 +6,8 @@ import { TokenTable } from '../../../src/ingest/auth.ts';
 import type { NormalizedEvent } from '../../../src/schema/event.ts';
 
 export const TOKENS = {
-  prod: 'prod-token-0123456789abcdef',
-  staging: ['staging-old-token-0001', 'staging-new-token-0002'],
+  prod: 'prod-token-0123456789abcdefghijklmnopqrstuv',
+  staging: ['staging-old-token-0001-abcdefghijklmnop', 'staging-new-token-0002-abcdefghijklmnop'],
 };
 export const TOPIC = 'klaxon.events';
 

@@ -29,11 +29,37 @@ describe('planListener', () => {
   });
 
   it('with a tokens file: listens on all addresses by default and uses the file', () => {
-    const file = tokensFile('prod: tok-prod\nstaging: [tok-a, tok-b]\n');
+    const tokB = 'tok-b-0123456789abcdefghijklmnopqrstuvwxyz';
+    const file = tokensFile(
+      `prod: tok-prod-0123456789abcdefghijklmnopqrstuv\nstaging: [tok-a-0123456789abcdefghijklmnopqrstuvwxyz, ${tokB}]\n`,
+    );
     const plan = planListener(loadConfig({ KLAXON_TOKENS_FILE: file }));
     expect(plan.host).toBe('0.0.0.0');
     expect(plan.generatedToken).toBeUndefined();
-    expect(plan.auth.tokens?.lookup('tok-b')).toBe('staging');
+    expect(plan.auth.tokens?.lookup(tokB)).toBe('staging');
+  });
+
+  it('never echoes a value of the tokens file, whatever is wrong with it', () => {
+    const secret = 'tok-SECRET-0123456789abcdefghijklmnopqrstuv';
+    const cases = [
+      `prod: ${secret}\n  bad-indent: [\n`, // YAML error: the parser would quote this line
+      `${secret}: stage\n`, // written the wrong way round: the key is the secret
+      `prod: [${secret}, 42]\n`,
+      'root:*:19000:0:99999:7:::\nprod: x\n', // a mistyped path pointing at /etc/shadow
+      `prod: ${secret.slice(0, 20)}\n`, // too short
+    ];
+    for (const text of cases) {
+      let message = '';
+      try {
+        planListener(loadConfig({ KLAXON_TOKENS_FILE: tokensFile(text) }));
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, text).toMatch(/KLAXON_TOKENS_FILE/);
+      for (const fragment of [secret.slice(0, 20), 'root', '19000', 'stage']) {
+        expect(message, text).not.toContain(fragment);
+      }
+    }
   });
 
   it('names the file but never echoes token values when the file is malformed', () => {

@@ -75,7 +75,7 @@ function startScenarioServe(token: string): Promise<Served> {
 }
 
 describe('broken batches through klaxon serve over HTTP', { timeout: 90_000 }, () => {
-  const token = 'scenario-token-5f0e2c9a7b3d41e8';
+  const token = 'scenario-token-5f0e2c9a7b3d41e8-xyzw';
   let served: Served;
   beforeAll(async () => {
     served = await startScenarioServe(token);
