@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Alert, type Level, SEVERITY_SCORE } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { AlertContext } from '../schema/signal.ts';
+import { displaySafe } from './display.ts';
 import type { RuleMeta } from './ruleset.ts';
 
 /** Deterministic alert id: same rule, group and first event → same id. */
@@ -223,7 +224,7 @@ export function buildAlert(p: AlertParts): Alert {
   const alert: Alert = {
     '@timestamp': ctx['@timestamp'],
     event: { kind: 'alert', created: p.created, severity: SEVERITY_SCORE[p.level], dataset: ctx.dataset },
-    message: p.message,
+    message: displaySafe(p.message),
     rule: { name: rule.name, id: rule.id, ruleset: 'klaxon' },
     klaxon: {
       severity: p.level,

@@ -1,3 +1,4 @@
+import { displaySafe } from '../detect/display.ts';
 import { sinkWrites } from '../metrics.ts';
 import { type Alert, type Level, SEVERITY_SCORE } from '../schema/alert.ts';
 import { backoffMs, DEFAULT_RETRY, pause, type RetryPolicy } from './retry.ts';
@@ -22,6 +23,16 @@ export interface PostableAlert {
   annotations: Record<string, string>;
   startsAt: string;
   endsAt: string;
+}
+
+/** Label values are keys for grouping and silences: short. */
+const MAX_LABEL_CHARS = 256;
+
+/** Alertmanager renders labels and annotations into Slack, e-mail and PagerDuty: no hidden characters there. */
+function displayValues(values: Record<string, string>, maxChars?: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) out[k] = displaySafe(v, maxChars);
+  return out;
 }
 
 export function meetsLevel(alert: Alert, minLevel: Level): boolean {
@@ -57,8 +68,8 @@ export function toPostable(
 
   const started = Date.parse(alert['@timestamp']);
   return {
-    labels,
-    annotations,
+    labels: displayValues(labels, MAX_LABEL_CHARS),
+    annotations: displayValues(annotations),
     startsAt: Number.isNaN(started) ? now.toISOString() : new Date(started).toISOString(),
     endsAt: new Date(now.getTime() + opts.resolveAfterMs).toISOString(),
   };

@@ -63,6 +63,19 @@ describe('alerts', () => {
     );
   });
 
+  it('show hidden characters of payload values as visible escapes in the message, and keep the raw values', () => {
+    const spoofed = audit({
+      ...(bindingEvent.kubernetes!.audit as Record<string, unknown>),
+      auditID: 'spoofed',
+      user: { username: 'eve\u202enimda\u0000\n' },
+    });
+    const [a] = run(detector([binding]), [spoofed]);
+    expect(a!.message).toBe(
+      'eve\\u202enimda\\u0000  created clusterrolebindings/evil-admin in cluster prod (cluster-wide) — Cluster-admin binding',
+    );
+    expect(a!.user?.name).toBe('eve\u202enimda\u0000\n');
+  });
+
   it('carry MITRE ATT&CK from the tags', () => {
     expect(alert!.threat).toEqual({
       framework: 'MITRE ATT&CK',

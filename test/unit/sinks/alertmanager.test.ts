@@ -47,3 +47,18 @@ describe('meetsLevel', () => {
     expect(meetsLevel(makeAlert('a', { level: 'informational' }), 'informational')).toBe(true);
   });
 });
+
+describe('human-facing text', () => {
+  it('shows bidi overrides, NUL and control characters from payloads as visible escapes', () => {
+    const alert = makeAlert('bidi');
+    alert.message = 'ev\u202eli\u0000l\u001b[2J created pods/x\nin namespace shop';
+    alert.orchestrator = { cluster: { name: 'prod' }, namespace: 'shop\u202e' };
+    const { labels, annotations } = toPostable(alert, { resolveAfterMs: 60_000 });
+    expect(annotations.summary).toBe('ev\\u202eli\\u0000l\\u001b[2J created pods/x in namespace shop');
+    expect(labels.namespace).toBe('shop\\u202e');
+    const hidden = [...'\u0000\u001b\n\u202a\u202e\u2066\u2069'];
+    for (const text of [...Object.values(labels), ...Object.values(annotations)]) {
+      expect(hidden.filter((c) => text.includes(c))).toEqual([]);
+    }
+  });
+});
