@@ -1,6 +1,7 @@
 /**
  * Removes what must never leave the normalizer: Secret values, service-account
- * tokens, and the `kubectl.kubernetes.io/last-applied-configuration`
+ * tokens, credential values in ConfigMaps and container environments (see
+ * credentials.ts), and the `kubectl.kubernetes.io/last-applied-configuration`
  * annotation (it repeats the whole object, Secret data included).
  *
  * Secret `data`/`stringData`: every value becomes `"[REDACTED]"` and the key
@@ -15,6 +16,8 @@
  * `__proto__` are copied as own properties, never through the prototype setter.
  */
 
+import { isCredentialValue } from './credentials.ts';
+
 export const REDACTED = '[REDACTED]';
 export const TRUNCATED = '[TRUNCATED]';
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -24,7 +27,7 @@ export const MAX_DEPTH = 100;
 export const MAX_RECORDED_PATHS = 256;
 
 /** What a request/response body is known to be, from the audit event's `objectRef`. */
-export type BodyHint = 'none' | 'secret' | 'tokenreview' | 'tokenrequest';
+export type BodyHint = 'none' | 'secret' | 'configmap' | 'tokenreview' | 'tokenrequest';
 
 type JsonRecord = Record<string, unknown>;
 
@@ -40,6 +43,7 @@ export interface Sanitized<T> {
 }
 
 const SECRET_PATCH_PATH = /^\/(data|stringData)(\/|$)/;
+const CONFIGMAP_PATCH_PATH = /^\/(data|binaryData)(\/|$)/;
 const LAST_APPLIED_POINTER = '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration';
 
 export function isRecord(value: unknown): value is JsonRecord {
@@ -95,6 +99,55 @@ function redactValues(value: unknown, st: WalkState): unknown {
   return out;
 }
 
+/** A ConfigMap's `data`/`binaryData`: keep the keys, drop the values that are credentials. */
+function redactCredentials(value: unknown, st: WalkState): unknown {
+  if (!isRecord(value)) return value;
+  let out: JsonRecord | undefined;
+  for (const key of Object.keys(value)) {
+    if (!isCredentialValue(key, value[key])) continue;
+    out ??= copyRecord(value);
+    setOwn(out, key, REDACTED);
+    record(st, key);
+  }
+  return out ?? value;
+}
+
+/** One container environment variable: a literal value under a credential-like name, or that looks like one, is dropped. */
+function redactEnvVar(item: unknown, depth: number, st: WalkState): unknown {
+  const next = walk(item, depth, st, 'none');
+  if (!isRecord(next) || typeof next.name !== 'string' || !isCredentialValue(next.name, next.value))
+    return next;
+  const out = next === item ? copyRecord(next) : next;
+  setOwn(out, 'value', REDACTED);
+  record(st, 'value');
+  return out;
+}
+
+/** A container's `env` list. */
+function redactEnv(env: unknown[], depth: number, st: WalkState): unknown {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < env.length; i++) {
+    const item = env[i];
+    st.path.push(i);
+    const next = redactEnvVar(item, depth + 1, st);
+    st.path.pop();
+    if (next !== item) {
+      out ??= env.slice();
+      out[i] = next;
+    }
+  }
+  return out ?? env;
+}
+
+/** The credential part of a ConfigMap JSON patch value at `path` (`/data`, `/data/<key>`). */
+function redactConfigMapPatch(path: string, value: unknown, st: WalkState): unknown {
+  if (path === '/data' || path === '/binaryData') return redactCredentials(value, st);
+  const key = path.split('/')[2]?.replaceAll('~1', '/').replaceAll('~0', '~') ?? '';
+  if (!isCredentialValue(key, value)) return value;
+  record(st);
+  return REDACTED;
+}
+
 /** Replaces one key's value (e.g. `spec.token` of a TokenReview). */
 function redactKey(value: unknown, key: string, depth: number, st: WalkState): unknown {
   if (!isRecord(value) || !Object.hasOwn(value, key)) return walk(value, depth, st, 'none');
@@ -137,11 +190,17 @@ function walkPatchOp(
       record(st);
       next = REDACTED;
     }
+  } else if (hint === 'configmap' && CONFIGMAP_PATCH_PATH.test(path)) {
+    next = redactConfigMapPatch(path, value, st);
   } else if (path === LAST_APPLIED_POINTER) {
     record(st);
     next = REDACTED;
   } else if (path === '/metadata/annotations' && isRecord(value) && Object.hasOwn(value, LAST_APPLIED)) {
     next = walk(dropLastApplied(value, st), depth + 1, st, 'none');
+  } else if (/\/env$/.test(path) && Array.isArray(value)) {
+    next = redactEnv(value, depth + 1, st);
+  } else if (/\/env\/(\d+|-)$/.test(path)) {
+    next = redactEnvVar(value, depth + 1, st);
   } else {
     // A whole-object replacement ('' is the root pointer) is the object itself.
     next = walk(value, depth + 1, st, path === '' || path === '/' ? hint : 'none');
@@ -210,6 +269,7 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
   const obj = value as JsonRecord;
   const kind = obj.kind;
   const isSecret = hint === 'secret' || kind === 'Secret';
+  const isConfigMap = hint === 'configmap' || kind === 'ConfigMap';
   const isTokenReview = hint === 'tokenreview' || kind === 'TokenReview';
   const isTokenRequest = hint === 'tokenrequest' || kind === 'TokenRequest';
   let out: JsonRecord | undefined;
@@ -220,6 +280,10 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
     let next: unknown;
     if (isSecret && (key === 'data' || key === 'stringData')) {
       next = redactValues(child, st);
+    } else if (isConfigMap && (key === 'data' || key === 'binaryData')) {
+      next = redactCredentials(child, st);
+    } else if (key === 'env' && Array.isArray(child)) {
+      next = redactEnv(child, depth + 1, st);
     } else if (isTokenReview && key === 'spec') {
       next = redactKey(child, 'token', depth + 1, st);
     } else if (isTokenRequest && key === 'status') {
@@ -245,6 +309,7 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
 /** The body hint for an audit event's `objectRef`. */
 export function bodyHint(resource: string | undefined, subresource: string | undefined): BodyHint {
   if (resource === 'secrets' && !subresource) return 'secret';
+  if (resource === 'configmaps' && !subresource) return 'configmap';
   if (resource === 'tokenreviews') return 'tokenreview';
   if (resource === 'serviceaccounts' && subresource === 'token') return 'tokenrequest';
   return 'none';

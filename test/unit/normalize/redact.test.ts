@@ -173,3 +173,86 @@ describe('redaction properties', () => {
     );
   });
 });
+
+/** Issue 22, defect 9: credentials outside Secrets, in pod environments and ConfigMaps, never reach the bus. */
+describe('credentials outside Secrets', () => {
+  const container = (env: unknown[]) => ({ name: 'app', image: 'registry.example.com/app:1.4.2', env });
+  const env = [
+    { name: 'DB_PASSWORD', value: SECRET },
+    { name: 'STRIPE_API_KEY', value: `sk_live_${SECRET}` },
+    { name: 'DATABASE_URL', value: `postgres://app:${SECRET}@db.payments:5432/app` },
+    { name: 'DB_PASSWORD_FILE', value: '/run/secrets/db-password' },
+    { name: 'LOG_LEVEL', value: 'info' },
+    { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis', key: 'password' } } },
+  ];
+  const event = (resource: string, verb: string, requestObject: unknown, subresource?: string) => ({
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `cred-${resource}-${verb}`,
+    stage: 'ResponseComplete',
+    verb,
+    requestURI: `/apis/apps/v1/namespaces/payments/${resource}`,
+    user: { username: 'alice@example.com' },
+    objectRef: { resource, namespace: 'payments', name: 'api', subresource },
+    requestObject,
+    responseObject: requestObject,
+    responseStatus: { code: 201 },
+    stageTimestamp: '2026-11-20T10:00:00.000000Z',
+  });
+
+  it('drops literal env values under credential-like names or that carry a credential, wherever a pod spec is', () => {
+    const pod = { kind: 'Pod', spec: { containers: [container(env)], initContainers: [container(env)] } };
+    const deployment = { kind: 'Deployment', spec: { template: { spec: { containers: [container(env)] } } } };
+    const patchOps = [
+      {
+        op: 'add',
+        path: '/spec/template/spec/containers/0/env/-',
+        value: { name: 'API_TOKEN', value: SECRET },
+      },
+      { op: 'replace', path: '/spec/template/spec/containers/0/env', value: env },
+    ];
+    for (const raw of [
+      event('pods', 'create', pod),
+      event('deployments', 'create', deployment),
+      event('deployments', 'patch', patchOps),
+      event('deployments', 'patch', { spec: { template: { spec: { containers: [container(env)] } } } }),
+      event('pods', 'create', pod, 'ephemeralcontainers'),
+    ]) {
+      const { text } = output(raw);
+      expectNoSecret(text, SECRET);
+      expect(text).toContain('/run/secrets/db-password');
+      expect(text).toContain('"LOG_LEVEL","value":"info"');
+      expect(text).toContain('secretKeyRef');
+      expect(text).toContain('"DB_PASSWORD","value":"[REDACTED]"');
+    }
+  });
+
+  it('drops ConfigMap values that are credentials, keeps the others and every key, and records where', () => {
+    const data = {
+      'application.properties': `spring.datasource.password=${SECRET}\nserver.port=8080\n`,
+      'tls.key': `-----BEGIN PRIVATE KEY-----\n${SECRET}\n-----END PRIVATE KEY-----\n`,
+      ADMIN_PASSWORD: SECRET,
+      'app.yaml': 'color: blue\nreplicas: 3\n',
+    };
+    const { text, event: e } = output(event('configmaps', 'create', { kind: 'ConfigMap', data }));
+    expectNoSecret(text, SECRET);
+    const request = audit(e).requestObject as { data: Record<string, string> };
+    expect(Object.keys(request.data).sort()).toEqual(Object.keys(data).sort());
+    expect(request.data['app.yaml']).toBe(data['app.yaml']);
+    expect(e.klaxon?.redacted).toEqual(
+      expect.arrayContaining([
+        '/requestObject/data/application.properties',
+        '/requestObject/data/ADMIN_PASSWORD',
+      ]),
+    );
+    const patch = output(
+      event('configmaps', 'patch', [{ op: 'add', path: '/data/db.password', value: `password: ${SECRET}` }]),
+    );
+    expectNoSecret(patch.text, SECRET);
+    const merge = output(
+      event('configmaps', 'patch', { data: { 'creds.ini': `aws_secret_access_key = ${SECRET}` } }),
+    );
+    expectNoSecret(merge.text, SECRET);
+  });
+});
