@@ -93,7 +93,7 @@ function splitMethod(methodName: string): { verb: string; rest: string[] } | und
  * (group `core` for the legacy API). Whether `namespaces/x` opens a namespaced path or
  * names the Namespace `x` itself is told by the method, which names the resource.
  */
-function parseTarget(resourceName: string, methodRest: string[]): Target | undefined {
+function parseTarget(resourceName: string, methodRest: string[], verb: string): Target | undefined {
   const segs = resourceName.split('/');
   const [groupSeg, version] = segs;
   if (!groupSeg || !version || segs.length < 3 || segs.some((s) => s === '')) return undefined;
@@ -120,6 +120,8 @@ function parseTarget(resourceName: string, methodRest: string[]): Target | undef
   let uri = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
   if (namespace) uri += `/namespaces/${namespace}`;
   uri += `/${resource}`;
+  // A create is a POST to the collection: the name the entry gives came from the body.
+  if (verb === 'create' && !subresource) return { objectRef, requestURI: uri };
   if (name) uri += `/${name}`;
   // A proxy subresource carries the proxied path after it (nodes/<name>/proxy/metrics).
   if (name && sub) uri += `/${[sub, ...beyond].join('/')}`;
@@ -249,7 +251,7 @@ function convert(raw: unknown): GkeConversion {
   if (method.rest.length === 0) {
     target = { requestURI: `/${payload.resourceName ?? ''}` };
   } else {
-    const parsedTarget = parseTarget(payload.resourceName ?? '', method.rest);
+    const parsedTarget = parseTarget(payload.resourceName ?? '', method.rest, method.verb);
     if (!parsedTarget)
       return { ok: false, reason: 'protoPayload.resourceName is not a Kubernetes resource path' };
     target = parsedTarget;
