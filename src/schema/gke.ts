@@ -16,19 +16,13 @@ const NAME_MAX = 4096;
 
 const StringMap = z.record(z.string(), z.unknown());
 
-export const GkeAuthorizationInfo = z.looseObject({
-  permission: z.string().optional(),
-  resource: z.string().optional(),
-  /** proto3 JSON leaves `false` out: absent means "not known to be granted". */
-  granted: z.boolean().optional(),
-});
-
 export const GkeAuditLog = z.looseObject({
   '@type': z.string().optional(),
   serviceName: z.string().optional(),
   methodName: z.string().max(NAME_MAX).optional(),
   resourceName: z.string().max(NAME_MAX).optional(),
   authenticationInfo: z.looseObject({ principalEmail: z.string().optional() }).optional(),
+  /** `{permission, resource, granted}` each; proto3 JSON leaves `granted: false` out. Read item by item. */
   authorizationInfo: z.array(z.unknown()).optional(),
   /** Google documents `callerIp`; some exporters spell it `callerIP`. */
   requestMetadata: z
