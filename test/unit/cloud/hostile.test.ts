@@ -76,9 +76,13 @@ function paths(
   out: (string | number)[][] = [],
 ): (string | number)[][] {
   out.push(at);
-  if (Array.isArray(value)) value.forEach((v, i) => paths(v, [...at, i], out));
-  else if (value && typeof value === 'object')
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      paths(v, [...at, i], out);
+    });
+  } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) paths(v, [...at, k], out);
+  }
   return out;
 }
 
