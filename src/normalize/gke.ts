@@ -96,7 +96,7 @@ function splitMethod(methodName: string): { verb: string; rest: string[] } | und
 function parseTarget(resourceName: string, methodRest: string[], verb: string): Target | undefined {
   const segs = resourceName.split('/');
   const [groupSeg, version] = segs;
-  if (!groupSeg || !version || segs.length < 3 || segs.some((s) => s === '')) return undefined;
+  if (!groupSeg || !version || segs.length < 3) return undefined;
   const group = groupSeg === 'core' ? '' : groupSeg;
   const at = methodRest.lastIndexOf(version);
   const methodResource = at >= 0 ? methodRest[at + 1] : undefined;
@@ -106,7 +106,7 @@ function parseTarget(resourceName: string, methodRest: string[], verb: string): 
   const namespaced = rest[0] === 'namespaces' && methodResource !== 'namespaces' && rest.length >= 3;
   const namespace = namespaced ? rest[1] : undefined;
   const [resource, name, sub, ...beyond] = namespaced ? rest.slice(2) : rest;
-  if (!resource) return undefined;
+  if (!resource || namespace === '' || name === '' || sub === '') return undefined;
   const subresource = sub ?? methodSub;
 
   // The API server leaves apiGroup out for the legacy (core) group.
