@@ -307,6 +307,11 @@ describe('GKE LogEntry → audit.k8s.io/v1 Event', () => {
       }),
       /insertId/,
     ],
+    [
+      'a resource name with an empty part',
+      variant(entries[0]!, (e) => (payloadOf(e).resourceName = 'core/v1/namespaces//pods/debug-tools')),
+      /resourceName/,
+    ],
     ['a string', 'hello', /JSON object/],
     ['no protoPayload', { resource: { type: 'k8s_cluster' } }, /protoPayload/],
   ])('rejects %s with a reason, without throwing', (_what, raw, reason) => {
