@@ -206,12 +206,6 @@ function clusterOf(labels: Record<string, unknown> | undefined): GkeCluster {
   return cluster;
 }
 
-/** Whether a value is shaped like a GKE Kubernetes audit entry (for telling formats apart). */
-export function isGkeAuditEntry(raw: unknown): boolean {
-  if (!isRecord(raw) || !isRecord(raw.protoPayload) || !isRecord(raw.resource)) return false;
-  return raw.resource.type === 'k8s_cluster' && raw.protoPayload.serviceName === 'k8s.io';
-}
-
 /** GKE Cloud Audit Logs `LogEntry` → `audit.k8s.io/v1` Event, plus the cluster the entry names. */
 export function gkeEntryToAudit(raw: unknown): GkeConversion {
   try {
