@@ -47,6 +47,28 @@ function firstImage(resource: string | undefined, body: unknown): string | undef
   return typeof image === 'string' && image !== '' ? image : undefined;
 }
 
+/**
+ * `user.extra` keys that name who acted behind the Kubernetes user name: EKS
+ * (aws-iam-authenticator: the IAM ARNs, the role session, the access key) and
+ * AKS (the Entra ID object id). Analysts search `related.user` for them.
+ */
+const IDENTITY_EXTRA = ['arn', 'canonicalArn', 'sessionName', 'principalId', 'accessKeyId', 'oid'];
+const MAX_EXTRA_VALUES = 4;
+const MAX_IDENTITY_LENGTH = 512;
+
+function extraIdentities(user: unknown): string[] {
+  const extra = get(user, 'extra');
+  const out: string[] = [];
+  for (const key of IDENTITY_EXTRA) {
+    const values = get(extra, key);
+    if (!Array.isArray(values)) continue;
+    for (const v of values.slice(0, MAX_EXTRA_VALUES)) {
+      if (typeof v === 'string' && v.length <= MAX_IDENTITY_LENGTH) out.push(v);
+    }
+  }
+  return out;
+}
+
 function unique(values: (string | undefined | null)[]): string[] {
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
@@ -100,7 +122,7 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   }
   const ips = unique(e.sourceIPs ?? []);
   if (ips[0] !== undefined) event.source = { ip: ips[0] };
-  const users = unique([username, e.impersonatedUser?.username]);
+  const users = unique([username, e.impersonatedUser?.username, ...extraIdentities(e.user)]);
   if (ips.length > 0 || users.length > 0) {
     event.related = {};
     if (ips.length > 0) event.related.ip = ips;
