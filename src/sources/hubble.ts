@@ -1,0 +1,86 @@
+/**
+ * Hubble flows as text: the exporter's file and `hubble observe -o jsonpb`
+ * (one JSON record a line), a JSON array of records or flows (a log shipper's
+ * batch), one JSON object, or pretty-printed records one after the other
+ * (`hubble observe -o jsonpb | jq .`). Items are not validated here: the
+ * normalizer says why one is not a flow.
+ */
+
+export type HubbleTextItem = { index: number; raw: unknown } | { index: number; error: string };
+export type ParsedHubbleText = { items: HubbleTextItem[] } | { error: string };
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Top-level JSON values written one after another, whitespace between them
+ * (jq's output). Returns undefined unless the whole text is such values.
+ */
+function concatenatedValues(text: string): unknown[] | undefined {
+  const values: unknown[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && /\s/.test(text[i]!)) i++;
+    if (i === n) break;
+    const open = text[i];
+    if (open !== '{' && open !== '[') return undefined;
+    const start = i;
+    let depth = 0;
+    let inString = false;
+    for (; i < n; i++) {
+      const c = text[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) break;
+      }
+    }
+    if (depth !== 0) return undefined;
+    i++;
+    try {
+      values.push(JSON.parse(text.slice(start, i)));
+    } catch {
+      return undefined;
+    }
+  }
+  return values.length > 1 ? values : undefined;
+}
+
+/**
+ * Splits a body or file of Hubble records into items. A whole-text array
+ * gives its elements; JSON lines give one item per non-blank line (`index`
+ * counts them, and a line that is not JSON is an error item, so one torn
+ * line at a file rotation loses nothing else). The text as a whole is refused
+ * only when nothing in it is JSON.
+ */
+export function parseHubbleText(text: string): ParsedHubbleText {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const trimmed = body.trim();
+  if (trimmed === '') return { error: 'empty body' };
+  let wholeError: string;
+  try {
+    const whole: unknown = JSON.parse(trimmed);
+    if (Array.isArray(whole)) return { items: whole.map((raw, index) => ({ index, raw })) };
+    return { items: [{ index: 0, raw: whole }] };
+  } catch (err) {
+    wholeError = message(err);
+  }
+  const lines = trimmed.split('\n').filter((line) => line.trim() !== '');
+  const items: HubbleTextItem[] = lines.map((line, index) => {
+    try {
+      return { index, raw: JSON.parse(line) as unknown };
+    } catch (err) {
+      return { index, error: `invalid JSON: ${message(err)}` };
+    }
+  });
+  if (items.some((item) => 'raw' in item)) return { items };
+  const values = concatenatedValues(trimmed);
+  if (values) return { items: values.map((raw, index) => ({ index, raw })) };
+  return { error: `invalid JSON: ${wholeError}` };
+}
