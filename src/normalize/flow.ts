@@ -222,13 +222,16 @@ function directionOf(flow: HubbleFlow): Direction {
 }
 
 /**
- * The endpoint whose policy gave the verdict: the destination for ingress,
- * the source for egress; for an unknown direction, the side that is a pod.
+ * The local endpoint of the connection, whose policy applies: the destination
+ * of an ingress flow, the source of an egress one. Hubble's direction is the
+ * connection's, so for a reply packet the two are the other way round. For an
+ * unknown direction, the side that is a pod.
  */
 export function enforcingSide(flow: HubbleFlow): HubbleEndpoint | undefined {
   const direction = directionOf(flow);
-  if (direction === 'ingress') return flow.destination ?? undefined;
-  if (direction === 'egress') return flow.source ?? undefined;
+  const reply = flow.is_reply === true;
+  if (direction === 'ingress') return (reply ? flow.source : flow.destination) ?? undefined;
+  if (direction === 'egress') return (reply ? flow.destination : flow.source) ?? undefined;
   if (flow.source?.pod_name) return flow.source;
   return flow.destination?.pod_name ? flow.destination : undefined;
 }

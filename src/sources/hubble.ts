@@ -49,7 +49,20 @@ function concatenatedValues(text: string): unknown[] | undefined {
       return undefined;
     }
   }
-  return values.length > 1 ? values : undefined;
+  return values.length > 0 ? values : undefined;
+}
+
+function parseLine(line: string, index: number): HubbleTextItem {
+  try {
+    return { index, raw: JSON.parse(line) as unknown };
+  } catch (err) {
+    return { index, error: `invalid JSON: ${message(err)}` };
+  }
+}
+
+/** A line that holds a record (an object, or an array of them), not a scalar or a fragment of a pretty-printed one. */
+function isRecordItem(item: HubbleTextItem): boolean {
+  return 'raw' in item && item.raw !== null && typeof item.raw === 'object';
 }
 
 /**
@@ -57,7 +70,7 @@ function concatenatedValues(text: string): unknown[] | undefined {
  * gives its elements; JSON lines give one item per non-blank line (`index`
  * counts them, and a line that is not JSON is an error item, so one torn
  * line at a file rotation loses nothing else). The text as a whole is refused
- * only when nothing in it is JSON.
+ * only when no record (JSON object or array) is in it.
  */
 export function parseHubbleText(text: string): ParsedHubbleText {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -72,15 +85,12 @@ export function parseHubbleText(text: string): ParsedHubbleText {
     wholeError = message(err);
   }
   const lines = trimmed.split('\n').filter((line) => line.trim() !== '');
-  const items: HubbleTextItem[] = lines.map((line, index) => {
-    try {
-      return { index, raw: JSON.parse(line) as unknown };
-    } catch (err) {
-      return { index, error: `invalid JSON: ${message(err)}` };
-    }
-  });
-  if (items.some((item) => 'raw' in item)) return { items };
-  const values = concatenatedValues(trimmed);
-  if (values) return { items: values.map((raw, index) => ({ index, raw })) };
+  const items = lines.map(parseLine);
+  // jq's pretty output starts with a line that is no record on its own (`{`).
+  if (!isRecordItem(items[0]!)) {
+    const values = concatenatedValues(trimmed);
+    if (values) return { items: values.map((raw, index) => ({ index, raw })) };
+  }
+  if (items.some(isRecordItem)) return { items };
   return { error: `invalid JSON: ${wholeError}` };
 }
