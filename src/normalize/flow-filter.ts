@@ -29,8 +29,8 @@ export const DEFAULT_POLICY_DROP_REASONS = ['POLICY_DENIED', 'POLICY_DENY', 'AUT
 /** The instance metadata services of AWS, GCP and Azure (169.254.169.254) and AWS's IPv6 one. */
 export const DEFAULT_WATCHED_CIDRS = ['169.254.169.254/32', 'fd00:ec2::254/128'];
 
-/** kubelet API, etcd client and peer. */
-export const DEFAULT_WATCHED_PORTS = [10250, 2379, 2380];
+/** kubelet API and its deprecated read-only port, etcd client and peer. */
+export const DEFAULT_WATCHED_PORTS = [10250, 10255, 2379, 2380];
 
 export const FlowFilterOptions = z
   .object({

@@ -6,50 +6,13 @@
  * normalizer says why one is not a flow.
  */
 
+import { concatenatedValues } from './json-sequence.ts';
+
 export type HubbleTextItem = { index: number; raw: unknown } | { index: number; error: string };
 export type ParsedHubbleText = { items: HubbleTextItem[] } | { error: string };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * Top-level JSON values written one after another, whitespace between them
- * (jq's output). Returns undefined unless the whole text is such values.
- */
-function concatenatedValues(text: string): unknown[] | undefined {
-  const values: unknown[] = [];
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    while (i < n && /\s/.test(text[i]!)) i++;
-    if (i === n) break;
-    const open = text[i];
-    if (open !== '{' && open !== '[') return undefined;
-    const start = i;
-    let depth = 0;
-    let inString = false;
-    for (; i < n; i++) {
-      const c = text[i];
-      if (inString) {
-        if (c === '\\') i++;
-        else if (c === '"') inString = false;
-      } else if (c === '"') inString = true;
-      else if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') {
-        depth--;
-        if (depth === 0) break;
-      }
-    }
-    if (depth !== 0) return undefined;
-    i++;
-    try {
-      values.push(JSON.parse(text.slice(start, i)));
-    } catch {
-      return undefined;
-    }
-  }
-  return values.length > 0 ? values : undefined;
 }
 
 function parseLine(line: string, index: number): HubbleTextItem {
@@ -89,7 +52,7 @@ export function parseHubbleText(text: string): ParsedHubbleText {
   // jq's pretty output starts with a line that is no record on its own (`{`).
   if (!isRecordItem(items[0]!)) {
     const values = concatenatedValues(trimmed);
-    if (values) return { items: values.map((raw, index) => ({ index, raw })) };
+    if (values) return { items: values.map(({ value }, index) => ({ index, raw: value })) };
   }
   if (items.some(isRecordItem)) return { items };
   return { error: `invalid JSON: ${wholeError}` };

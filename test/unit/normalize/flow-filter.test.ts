@@ -78,7 +78,7 @@ describe('the volume filter: which flows ingest publishes', () => {
       { publish: false, reason: 'reply' },
       { publish: false, reason: 'reply' },
     ]);
-    for (const port of [2379, 2380, 10250])
+    for (const port of [2379, 2380, 10250, 10255])
       expect(
         defaults(
           imdsSyn({
@@ -177,7 +177,7 @@ describe('the volume filter: which flows ingest publishes', () => {
     }
     expect(FlowFilterOptions.parse({}).watched).toEqual({
       cidrs: ['169.254.169.254/32', 'fd00:ec2::254/128'],
-      ports: [10250, 2379, 2380],
+      ports: [10250, 10255, 2379, 2380],
     });
   });
 

@@ -399,14 +399,16 @@ export function quietFlowsHour(seed = 20261130): Json[] {
   return out.sort((a, b) => String(a.time).localeCompare(String(b.time)));
 }
 
+/** What a database-hunting scan tries: SSH, web, and the usual data stores. */
+export const SCAN_PORTS = [22, 80, 443, 3306, 5432, 6379, 8080, 9200, 11211, 27017];
+
 /**
- * The attack: a pod in the default-deny `shop` namespace (its `web` pod, compromised) sweeps its /24 for
- * databases and admin ports, two SYN probes a target, in about 40 seconds.
+ * The attack: a pod in the default-deny `shop` namespace (its `web` pod, compromised) sweeps its /24 with two SYN
+ * probes a port, in about 40 seconds. A Kubernetes-aware scanner adds 10250 and 2379 to `ports`.
  */
-export function neighbourScan(start = FLOW_T0 + 1_800_000): Json[] {
+export function neighbourScan(start = FLOW_T0 + 1_800_000, ports: readonly number[] = SCAN_PORTS): Json[] {
   const p = pods();
   const out: Json[] = [];
-  const ports = [22, 80, 443, 2379, 3306, 5432, 6379, 8080, 9200, 27017];
   let t = start;
   for (let host = 2; host < 40; host++) {
     const target: Side = { ip: `10.0.21.${host}`, identity: 2, labels: ['reserved:world'] };
