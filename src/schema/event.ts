@@ -5,12 +5,33 @@ import { z } from 'zod';
  * JSON on the `klaxon.events` topic. ECS-shaped so Elasticsearch and SIEM rules
  * read it without translation (DESIGN §3.2).
  */
-export const EventDataset = z.enum(['kubernetes.audit', 'falco']);
+export const EventDataset = z.enum(['kubernetes.audit', 'falco', 'cilium.hubble']);
 export type EventDataset = z.infer<typeof EventDataset>;
 
 export const EventOutcome = z.enum(['success', 'failure', 'unknown']);
 
 const JsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * One side of a network flow: ECS `source.*`/`destination.*` (ip, port,
+ * domain), plus the Kubernetes endpoint Hubble saw there (Klaxon fields, the
+ * same values as the flow's own `source.namespace`, `source.labels`, …).
+ */
+const FlowSide = z.object({
+  ip: z.string().optional(),
+  port: z.number().optional(),
+  domain: z.string().optional(),
+  namespace: z.string().optional(),
+  pod: z.string().optional(),
+  /** The pod's owner (Deployment, DaemonSet, …); a bare pod is its own workload, kind `Pod`. */
+  workload: z.object({ name: z.string(), kind: z.string().optional() }).optional(),
+  /** Cilium security identity. */
+  identity: z.number().optional(),
+  /** Reserved entities (`world`, `host`, `remote-node`, `kube-apiserver`, …), as CiliumNetworkPolicy names them. */
+  entity: z.array(z.string()).optional(),
+  /** Cilium labels, `source:key=value` (`k8s:app=web`, `reserved:world`). */
+  labels: z.array(z.string()).optional(),
+});
 
 export const NormalizedEvent = z.object({
   '@timestamp': z.string(),
@@ -22,9 +43,37 @@ export const NormalizedEvent = z.object({
     /** Dedupe key: audit `auditID/stage`; Falco `uuid` or a content hash. */
     id: z.string(),
     ingested: z.string().optional(),
+    /** ECS categorization of flows: `network`. */
+    category: z.array(z.string()).optional(),
+    /** ECS: `connection`/`protocol`, plus `allowed` or `denied`. */
+    type: z.array(z.string()).optional(),
+    /** Why: a flow's drop reason (`POLICY_DENIED`). */
+    reason: z.string().optional(),
   }),
   user: z.object({ name: z.string().optional(), roles: z.array(z.string()).optional() }).optional(),
-  source: z.object({ ip: z.string().optional() }).optional(),
+  source: FlowSide.optional(),
+  destination: FlowSide.optional(),
+  network: z
+    .object({
+      /** `tcp`, `udp`, `icmp`, `ipv6-icmp`, `sctp`, … */
+      transport: z.string().optional(),
+      /** `ipv4` | `ipv6` */
+      type: z.string().optional(),
+      /** `ingress` | `egress` | `unknown`, from the policy-enforcing endpoint's view. */
+      direction: z.string().optional(),
+      /** L7: `dns`, `http`, `kafka`. */
+      protocol: z.string().optional(),
+    })
+    .optional(),
+  /** ECS rule of the event itself: the policies that denied a flow. */
+  rule: z.object({ name: z.array(z.string()).optional() }).optional(),
+  dns: z.object({ question: z.object({ name: z.string() }) }).optional(),
+  http: z
+    .object({
+      request: z.object({ method: z.string() }).optional(),
+      response: z.object({ status_code: z.number() }).optional(),
+    })
+    .optional(),
   related: z.object({ ip: z.array(z.string()).optional(), user: z.array(z.string()).optional() }).optional(),
   user_agent: z.object({ original: z.string().optional() }).optional(),
   orchestrator: z.object({
@@ -47,6 +96,8 @@ export const NormalizedEvent = z.object({
   kubernetes: z.object({ audit: JsonObject }).optional(),
   /** The original Falco alert. */
   falco: JsonObject.optional(),
+  /** The original Hubble flow (proto field names; L7 credentials redacted). */
+  hubble: z.object({ flow: JsonObject }).optional(),
   klaxon: z
     .object({
       /** JSON paths whose values the normalizer removed. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { concatenatedValues } from './json-sequence.ts';
 
 /** One record read from a file, or why a part of the file could not be read. */
 export type FileRecord = { raw: unknown; where: string } | { error: string; where: string };
@@ -58,6 +59,12 @@ function* parseDocument(lines: readonly string[], firstLine: number, file: strin
   try {
     whole = JSON.parse(lines.join('\n'));
   } catch (err) {
+    // Pretty-printed documents one after another (`jq .` output).
+    const sequence = concatenatedValues(lines.join('\n'));
+    if (sequence) {
+      for (const { value, line } of sequence) yield* expand(value, `${file}:${firstLine + line}`);
+      return;
+    }
     const records = [...parseLines(lines, firstLine, file)];
     if (records.some((r) => 'raw' in r)) {
       yield* records;

@@ -35,6 +35,18 @@ function summary(records: FileRecord[]): [string, unknown][] {
 }
 
 describe('readRecords', () => {
+  it('reads pretty-printed documents one after another (jq . output), each at the line it starts on', async () => {
+    const path = await write(
+      'observe.json',
+      '{\n  "flow": {\n    "verdict": "DROPPED"\n  }\n}\n{\n  "flow": {}\n}\n[\n  {"e": 1}\n]\n',
+    );
+    expect(summary(await collect(path))).toEqual([
+      ['observe.json:1', { flow: { verdict: 'DROPPED' } }],
+      ['observe.json:6', { flow: {} }],
+      ['observe.json:9#0', { e: 1 }],
+    ]);
+  });
+
   it('reads JSON lines, reports a broken line and goes on, expands arrays and EventLists on a line', async () => {
     const path = await write(
       'audit.log',
