@@ -14,9 +14,12 @@ FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="klaxon" \
       org.opencontainers.image.description="Kubernetes audit-log and Falco event analyzer" \
       org.opencontainers.image.licenses="Apache-2.0"
+# KLAXON_HOST: inside a container, loopback is unreachable from `docker run -p`; the
+# container's network namespace is the boundary. serve/ingest still refuse to open
+# without credentials (KLAXON_TOKENS_FILE or mTLS) and say so in one line.
 ENV NODE_ENV=production \
     KLAXON_SPOOL_DIR=/var/lib/klaxon/spool \
-    KLAXON_HEALTH_URL=http://127.0.0.1:8080/healthz
+    KLAXON_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --chown=0:0 package.json ./
@@ -31,9 +34,9 @@ RUN mkdir -p /var/lib/klaxon/spool && chown -R 10001:10001 /var/lib/klaxon && ch
 USER 10001:10001
 VOLUME ["/var/lib/klaxon"]
 EXPOSE 8080 8081
-# No curl in the image: Node's fetch checks the health endpoint. KLAXON_HEALTH_URL
-# is set per process (ingest 8080, detect 8081).
+# No curl in the image: bin/healthcheck.js asks /healthz on KLAXON_PORT (8080), over
+# HTTPS when KLAXON_TLS_CERT is set; detect sets KLAXON_HEALTH_URL to its port 8081.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.KLAXON_HEALTH_URL).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/klaxon.js"]
 CMD ["serve"]

@@ -7,7 +7,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * payloads, so they are bounded too.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'klaxon_process_' });
+// Unprefixed on purpose: the standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...)
+// are what Node and process dashboards and alerts query.
+collectDefaultMetrics({ register: registry });
 
 const r = [registry];
 

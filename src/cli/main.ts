@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { describeListenError } from '../ingest/lifecycle.ts';
 import { registerDetect } from './detect.ts';
 import { registerIngest } from './ingest.ts';
 import { registerNormalize } from './normalize.ts';
@@ -18,4 +19,12 @@ registerReplay(program);
 registerNormalize(program);
 registerRules(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A busy port is an operator's everyday mistake: one line, not a stack trace.
+  const listen = describeListenError(err);
+  if (listen === undefined) throw err;
+  process.stderr.write(`klaxon ${program.args[0] ?? ''}: ${listen}\n`);
+  process.exit(1);
+}

@@ -7,6 +7,15 @@ import { normalizeAny } from '../normalize/index.ts';
 import { type Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { expandPaths, readRecords } from '../sources/files.ts';
+import {
+  chooseFormat,
+  formatAlertText,
+  type OutputFormat,
+  parseFormat,
+  parseLevel,
+  useColor,
+} from './format.ts';
+import { FORMAT_HELP, FORMAT_OPTION } from './output-flags.ts';
 
 const LEVELS = Level.options;
 
@@ -68,10 +77,13 @@ export interface ReplayOptions {
   failOn?: Level;
   /** Print every revision as it is raised, instead of each alert once in its final state. */
   stream: boolean;
+  /** JSON lines (default) or one text line per alert. */
+  format?: OutputFormat;
+  color?: boolean;
 }
 
 /**
- * Replays audit and Falco files through the detections. Alerts are JSON lines on
+ * Replays audit and Falco files through the detections. Alerts are JSON lines (or text) on
  * `out`; bad records (`file:line: reason`), progress and a summary on `err`.
  * Returns the exit code.
  */
@@ -101,6 +113,8 @@ export async function runReplay(
   const final = new Map<string, Alert>();
   const byRule = new Map<string, number>();
   let failed = false;
+  const line = (a: Alert) =>
+    opts.format === 'text' ? formatAlertText(a, opts.color === true) : JSON.stringify(a);
 
   const bad = async (where: string, reason: string) => {
     counts.bad++;
@@ -112,7 +126,7 @@ export async function runReplay(
       if (level < min) continue;
       if (a.klaxon.revision === 0) byRule.set(a.rule.name, (byRule.get(a.rule.name) ?? 0) + 1);
       if (level >= failAt) failed = true;
-      if (opts.stream) await writeLine(out, `${JSON.stringify(a)}\n`);
+      if (opts.stream) await writeLine(out, `${line(a)}\n`);
       else {
         // Re-inserting keeps first-raised order while the latest revision wins.
         final.set(a.klaxon.alert_id, a);
@@ -130,7 +144,7 @@ export async function runReplay(
   }
   await emit(detector.flush());
   if (progress) err.write('\r\x1b[K');
-  for (const a of final.values()) await writeLine(out, `${JSON.stringify(a)}\n`);
+  for (const a of final.values()) await writeLine(out, `${line(a)}\n`);
 
   const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');
   await writeLine(
@@ -141,16 +155,12 @@ export async function runReplay(
   return failed ? 1 : 0;
 }
 
-function level(value: string): Level {
-  const parsed = Level.safeParse(value);
-  if (!parsed.success) throw new Error(`level must be one of ${LEVELS.join(', ')}`);
-  return parsed.data;
-}
-
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('Run the detections over audit log and Falco alert files; alerts as JSON lines on stdout.')
+    .description(
+      'Run the detections over audit log and Falco alert files; alerts on stdout (text on a terminal, else JSON lines).',
+    )
     .argument(
       '<paths...>',
       'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, .gz)',
@@ -164,11 +174,19 @@ export function registerReplay(program: Command): void {
     .option('--cluster <name>', 'cluster name for orchestrator.cluster.name', 'replay')
     .option('--min-level <level>', 'print only alerts at this level or above', 'informational')
     .option('--fail-on <level>', 'exit 1 when an alert at this level or above fired')
+    .option(FORMAT_OPTION, FORMAT_HELP)
     .option('--stream', 'print every alert revision as it is raised (default: each alert once, final)')
     .action(
       async (
         paths: string[],
-        o: { rules: string[]; cluster: string; minLevel: string; failOn?: string; stream?: boolean },
+        o: {
+          rules: string[];
+          cluster: string;
+          minLevel: string;
+          failOn?: string;
+          stream?: boolean;
+          format?: string;
+        },
       ) => {
         process.stdout.on('error', (error: NodeJS.ErrnoException) => {
           if (error.code === 'EPIPE') process.exit(0);
@@ -176,12 +194,16 @@ export function registerReplay(program: Command): void {
         });
         let opts: ReplayOptions;
         try {
+          const isTTY = process.stdout.isTTY === true;
+          const format = chooseFormat(o.format === undefined ? undefined : parseFormat(o.format), isTTY);
           opts = {
             rules: o.rules.length > 0 ? o.rules : [BUILTIN_RULES_DIR],
             cluster: o.cluster,
-            minLevel: level(o.minLevel),
-            failOn: o.failOn === undefined ? undefined : level(o.failOn),
+            minLevel: parseLevel(o.minLevel),
+            failOn: o.failOn === undefined ? undefined : parseLevel(o.failOn, '--fail-on'),
             stream: o.stream === true,
+            format,
+            color: format === 'text' && useColor(isTTY, process.env),
           };
         } catch (e) {
           process.stderr.write(`klaxon replay: ${(e as Error).message}\n`);

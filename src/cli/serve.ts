@@ -19,16 +19,20 @@ import { JsonlSink } from '../sinks/jsonl.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
 import { decodeEvent } from '../worker/decode.ts';
 import { countSecuritySignals } from '../worker/security-signals.ts';
+import { type AlertOutput, alertLine } from './format.ts';
+import { FORMAT_HELP, FORMAT_OPTION, type OutputFlags, outputOrReport } from './output-flags.ts';
 
 /**
- * Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured.
- * No alerts topic and no event index: serve's output is stdout, and KLAXON_INDEX_EVENTS is `klaxon detect`'s.
+ * Alerts on stdout (JSON lines or text, `output`) and as JSON lines in the alerts file; Elasticsearch and
+ * Alertmanager when configured. No alerts topic and no event index: serve's output is stdout, and
+ * KLAXON_INDEX_EVENTS is `klaxon detect`'s.
  */
-async function openSinks(settings: Settings): Promise<Sink[]> {
-  const jsonl = new JsonlSink({ stream: process.stdout, file: settings.detect.alertsFile });
+async function openSinks(settings: Settings, output: AlertOutput): Promise<Sink[]> {
+  const stdout = new JsonlSink({ stream: process.stdout, line: (a) => alertLine(a, output), name: 'stdout' });
+  const file = settings.detect.alertsFile ? [new JsonlSink({ file: settings.detect.alertsFile })] : [];
   const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false });
   await elasticsearch?.installTemplates();
-  return [jsonl, ...sinks];
+  return [stdout, ...file, ...sinks];
 }
 
 /** Writes until every sink has the alerts: re-running detection on a redelivery would not re-raise them. */
@@ -113,16 +117,18 @@ async function drainMemoryBus(
   while (processed() < bus.end(topic) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function serve(flags: ListenFlags): Promise<number> {
+async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   const settings = settingsFromFlags('serve', flags);
   if (!settings) return 2;
+  const output = outputOrReport('serve', flags, process.stdout.isTTY === true);
+  if (!output) return 2;
   const logger = createLogger(settings.log.level);
   const plan = planOrReport('serve', settings);
   if (!plan) return 2;
   const { ruleset, errors } = loadRules(settings.detect.rules);
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
-  const sinks = await openSinks(settings);
+  const sinks = await openSinks(settings, output);
   const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: false });
   if (!(await startBusOrReport('serve', bus, `cannot start the ${bus.kind} bus`))) return 1;
   const detection = await startDetection(settings, bus, detector, sinks, logger);
@@ -147,14 +153,16 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description(
-      'ingest and detection in one process: in-memory bus unless KAFKA_BROKERS is set; alerts as JSON lines on stdout',
+      'ingest and detection in one process: in-memory bus unless KAFKA_BROKERS is set; alerts on stdout (text on a terminal, else JSON lines)',
     )
     .option('-p, --port <port>', 'listen port (default 8080, or KLAXON_PORT)')
     .option(
       '-H, --host <host>',
       'listen address (default 0.0.0.0 with credentials configured, else 127.0.0.1)',
     )
-    .action(async (flags: ListenFlags) => {
+    .option(FORMAT_OPTION, FORMAT_HELP)
+    .option('--min-level <level>', 'print only alerts at this level or above (the alerts file keeps all)')
+    .action(async (flags: ListenFlags & OutputFlags) => {
       process.exitCode = await serve(flags);
     });
 }

@@ -71,3 +71,19 @@ export function announceGeneratedToken(token: string | undefined): void {
   if (token === undefined) return;
   process.stderr.write(`klaxon: no KLAXON_TOKENS_FILE; generated a token for cluster "local": ${token}\n`);
 }
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use (another Klaxon? pick another with --port)',
+  EACCES: 'permission denied (ports below 1024 need privileges; use --port 8080)',
+  EADDRNOTAVAIL: 'no such address on this machine (check --host / KLAXON_HOST)',
+};
+
+/** A listen failure a user can fix, as one line (`cannot listen on HOST:PORT: why`); else undefined. */
+export function describeListenError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall !== 'listen' || e.code === undefined) return undefined;
+  const why = LISTEN_ERRORS[e.code];
+  if (why === undefined) return undefined;
+  const host = e.address?.includes(':') ? `[${e.address}]` : e.address;
+  return `cannot listen on ${host ?? '?'}:${e.port ?? '?'}: ${why}`;
+}

@@ -12,6 +12,10 @@ export interface JsonlOptions {
   file?: string;
   /** How many alert revisions to remember for suppressing repeats. Default 100 000. */
   rememberLast?: number;
+  /** The line written for an alert (default: its JSON); undefined leaves the alert out. */
+  line?: (alert: Alert) => string | undefined;
+  /** The sink's name in metrics and logs. Default `jsonl`. */
+  name?: string;
 }
 
 /**
@@ -21,14 +25,17 @@ export interface JsonlOptions {
  * keep the last line per `klaxon.alert_id`.
  */
 export class JsonlSink implements Sink {
-  readonly name = 'jsonl';
+  readonly name: string;
   private readonly outputs: Writable[] = [];
   private readonly file: WriteStream | undefined;
   private readonly seen = new Set<string>();
   private readonly rememberLast: number;
   private fileError: Error | undefined;
+  private readonly line: (alert: Alert) => string | undefined;
 
   constructor(opts: JsonlOptions) {
+    this.name = opts.name ?? 'jsonl';
+    this.line = opts.line ?? ((alert) => JSON.stringify(alert));
     if (opts.stream) this.outputs.push(opts.stream);
     if (opts.file) {
       this.file = createWriteStream(opts.file, { flags: 'a' });
@@ -52,7 +59,9 @@ export class JsonlSink implements Sink {
         continue;
       }
       this.remember(key);
-      text += `${JSON.stringify(alert)}\n`;
+      const line = this.line(alert);
+      if (line === undefined) continue;
+      text += `${line}\n`;
       written++;
     }
     if (text !== '') {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -359,6 +360,36 @@ describe('deploy/falco', () => {
     const url = new URL(sidekick.webhook.address);
     expect([url.protocol, url.pathname]).toEqual(['https:', '/v1/falco']);
     expect(sidekick.webhook.checkcert).toBe(true);
-    expect(sidekick.webhook.mutualtls).toBe(true);
+    const plain = read('falco/falcosidekick.yaml');
+    expect(plain.webhook.address).toBe(sidekick.webhook.address);
+    expect(plain.webhook.checkcert).toBe(true);
+  });
+
+  it('falcosidekick gets the token from its environment, not from a variable in its config it would not expand', () => {
+    for (const file of ['falco/falcosidekick.yaml', 'falco/values-falcosidekick.yaml']) {
+      const text = readFileSync(join(deploy, file), 'utf8');
+      const config = file.includes('values') ? parse(text).falcosidekick.config : parse(text);
+      expect(JSON.stringify(config), file).not.toMatch(/\$\{|\$[A-Z_]{2,}|Bearer/);
+    }
+    const sidekick = read('falco/values-falcosidekick.yaml').falcosidekick.config;
+    // existingSecret would replace the chart's Secret, which carries WEBHOOK_ADDRESS: no webhook at all.
+    expect(sidekick.existingSecret ?? '').toBe('');
+    const header = sidekick.extraEnv.find((e: { name: string }) => e.name === 'WEBHOOK_CUSTOMHEADERS');
+    expect(header?.valueFrom?.secretKeyRef?.key).toBe('WEBHOOK_CUSTOMHEADERS');
+  });
+
+  it('the documented WEBHOOK_CUSTOMHEADERS value gives Klaxon a bearer header, split as falcosidekick splits it', () => {
+    const readme = readFileSync(join(deploy, 'falco/README.md'), 'utf8');
+    const value = readme.match(/WEBHOOK_CUSTOMHEADERS="([^"]+)"/)?.[1] ?? '';
+    const token = randomBytes(32).toString('base64');
+    // falcosidekick's config.go: split on ",", then on ":", keep pairs of exactly two parts.
+    const headers = Object.fromEntries(
+      value
+        .replace('$TOKEN', token)
+        .split(',')
+        .map((h) => h.split(':'))
+        .filter((kv) => kv.length === 2),
+    );
+    expect(headers).toEqual({ Authorization: `Bearer ${token}` });
   });
 });

@@ -71,6 +71,14 @@ describe('docker-compose.yml', () => {
     expect(detect?.command).toEqual(['detect', '--port', '8081']);
   });
 
+  it('gives Kafka a KRaft cluster id Kafka accepts: a UUID in URL-safe base64 without padding', () => {
+    const id = compose.services.kafka?.environment?.CLUSTER_ID ?? '';
+    expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const bytes = Buffer.from(id, 'base64url');
+    expect(bytes).toHaveLength(16);
+    expect(bytes.toString('base64url')).toBe(id);
+  });
+
   it('points the samples service at a token the ingest tokens file knows', () => {
     const tokens = parse(readFileSync(join(root, 'deploy/compose/tokens.yaml'), 'utf8')) as Record<
       string,
@@ -102,6 +110,12 @@ describe('Dockerfile', () => {
 
   it('has a HEALTHCHECK and the klaxon entrypoint', () => {
     expect(instructions).toContain('HEALTHCHECK');
+    expect(dockerfile).toContain('CMD ["node", "bin/healthcheck.js"]');
     expect(dockerfile).toContain('ENTRYPOINT ["node", "bin/klaxon.js"]');
+  });
+
+  it('listens on every interface of the container, so `docker run -p 8080:8080` reaches it', () => {
+    expect(dockerfile).toMatch(/^\s+KLAXON_HOST=0\.0\.0\.0$/m);
+    expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
   });
 });

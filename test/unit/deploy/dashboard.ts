@@ -8,11 +8,18 @@ export type Panel = {
   title: string;
   targets?: Target[];
   datasource?: { uid: string };
+  fieldConfig?: {
+    defaults?: { unit?: string };
+    overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: unknown }[] }[];
+  };
 };
 export type Dashboard = {
   uid: string;
   panels: Panel[];
-  templating: { list: { name: string; type: string; allValue?: string; current?: { value: unknown } }[] };
+  templating: {
+    list: { name: string; type: string; allValue?: string; query?: unknown; current?: { value: unknown } }[];
+  };
+  links?: { title: string; url: string }[];
 };
 
 export const dashboardPath = join(import.meta.dirname, '../../../deploy/grafana/dashboards/klaxon.json');
@@ -26,7 +33,11 @@ export function dashboardQueries(dashboard: Dashboard): { panel: string; expr: s
   return dashboard.panels.flatMap((p) =>
     (p.targets ?? []).map((t) => ({
       panel: `${p.title} ${t.refId}`,
-      expr: t.expr.replaceAll('$cluster', '.*').replaceAll('$__rate_interval', '1m'),
+      expr: t.expr
+        .replaceAll('$cluster', '.*')
+        .replaceAll('$job', '.*')
+        .replaceAll('$instance', '.*')
+        .replaceAll('$__rate_interval', '1m'),
     })),
   );
 }

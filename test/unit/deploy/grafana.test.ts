@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { dashboardQueries, loadDashboard } from './dashboard.ts';
-import { exportedSeriesNames, klaxonSeriesIn } from './promql.ts';
+import { exportedSeriesNames, klaxonSeriesIn, RUNBOOK_BASE } from './promql.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const dashboard = loadDashboard();
@@ -73,6 +73,61 @@ describe('deploy/grafana/dashboards/klaxon.json', () => {
         }
       }
     }
+  });
+
+  it('has job and instance variables, and every query follows them', () => {
+    for (const name of ['job', 'instance']) {
+      expect(dashboard.templating.list.find((v) => v.name === name)?.type, name).toBe('query');
+    }
+    for (const p of panels) {
+      for (const t of p.targets ?? []) {
+        for (const series of t.expr.match(/\b(?:klaxon|process|nodejs)_[a-z0-9_]+(?:\{[^}]*\})?/g) ?? []) {
+          expect(series, p.title).toContain('job=~"$job"');
+          expect(series, p.title).toContain('instance=~"$instance"');
+        }
+      }
+    }
+  });
+
+  it('draws bars whose height does not depend on the zoom (no increase over the interval)', () => {
+    for (const q of dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ p, expr: t.expr })))) {
+      expect(q.expr, q.p.title).not.toMatch(/increase\([^)]*\[\$__(rate_)?interval\]/);
+    }
+  });
+
+  it('gives a panel that mixes a level and a rate a second axis with its own unit', () => {
+    for (const p of panels) {
+      const kinds = new Set((p.targets ?? []).map((t) => /\brate\(/.test(t.expr)));
+      if (kinds.size < 2) continue;
+      const rateRefs = (p.targets ?? []).filter((t) => /\brate\(/.test(t.expr)).map((t) => t.refId);
+      for (const ref of rateRefs) {
+        const override = p.fieldConfig?.overrides?.find((o) => o.matcher.options === ref);
+        const props = Object.fromEntries((override?.properties ?? []).map((x) => [x.id, x.value]));
+        expect(props.unit, `${p.title} ${ref}`).toBeDefined();
+        expect(props.unit, `${p.title} ${ref}`).not.toBe(p.fieldConfig?.defaults?.unit);
+        expect(props['custom.axisPlacement'], `${p.title} ${ref}`).toBe('right');
+      }
+    }
+  });
+
+  it('shows the processes with the standard Node and process metrics', () => {
+    const all = queries.map((q) => q.expr).join('\n');
+    for (const series of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+    ]) {
+      expect(all, series).toContain(series);
+    }
+    expect(all).not.toContain('klaxon_process_');
+  });
+
+  it('links the runbook through the runbook_base constant, the base of the alert rules', () => {
+    const base = dashboard.templating.list.find((v) => v.name === 'runbook_base');
+    expect(base?.type).toBe('constant');
+    expect(base?.query).toBe(RUNBOOK_BASE);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax
+    expect(dashboard.links?.map((l) => l.url)).toEqual(['${runbook_base}#runbook']);
   });
 
   it('has PromQL that Prometheus parses (checked by promtool as recording rules)', () => {

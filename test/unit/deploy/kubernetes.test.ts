@@ -131,6 +131,7 @@ describe('deploy/kubernetes', () => {
           for (const kind of ['requests', 'limits'] as const) {
             expect(c.resources?.[kind]?.cpu, kind).toBeDefined();
             expect(c.resources?.[kind]?.memory, kind).toBeDefined();
+            expect(c.resources?.[kind]?.['ephemeral-storage'], kind).toBeDefined();
           }
           expect(at(c.livenessProbe, 'httpGet', 'path')).toBe('/healthz');
           expect(at(c.readinessProbe, 'httpGet', 'path')).toBe('/readyz');
@@ -200,5 +201,17 @@ describe('deploy/kubernetes', () => {
     expect(pdbs.sort()).toEqual(['detect', 'ingest']);
     const hpa = byKind('HorizontalPodAutoscaler');
     expect(hpa.map((h) => at(h, 'spec', 'scaleTargetRef', 'name'))).toEqual(['klaxon-ingest']);
+  });
+
+  it('leaves the replica count of an autoscaled Deployment to its HPA (an apply would reset it)', () => {
+    for (const h of byKind('HorizontalPodAutoscaler')) {
+      const target = workloads.find(
+        (w) =>
+          w.kind === at(h, 'spec', 'scaleTargetRef', 'kind') &&
+          w.metadata.name === at(h, 'spec', 'scaleTargetRef', 'name'),
+      );
+      expect(target, h.metadata.name).toBeDefined();
+      expect(at(target, 'spec', 'replicas'), h.metadata.name).toBeUndefined();
+    }
   });
 });

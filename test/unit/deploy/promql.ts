@@ -10,7 +10,10 @@ export async function exportedSeriesNames(): Promise<Set<string>> {
   );
 }
 
-/** The Klaxon series a PromQL expression reads. */
+/** The series of Klaxon's registry a PromQL expression reads: its own and the standard process ones. */
 export function klaxonSeriesIn(expr: string): string[] {
-  return [...new Set(expr.match(/\bklaxon_[a-z0-9_]+/g) ?? [])];
+  return [...new Set(expr.match(/\b(?:klaxon|process|nodejs)_[a-z0-9_]+/g) ?? [])];
 }
+
+/** Where docs/operations.md is published: the runbook base of the alert rules, the dashboard and the chart. */
+export const RUNBOOK_BASE = 'https://github.com/klaxon-dev/klaxon/blob/main/docs/operations.md';

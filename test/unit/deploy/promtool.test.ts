@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { exportedSeriesNames, klaxonSeriesIn } from './promql.ts';
+import { exportedSeriesNames, klaxonSeriesIn, RUNBOOK_BASE } from './promql.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const rulesFile = join(root, 'deploy/prometheus/klaxon-rules.yml');
@@ -92,7 +92,10 @@ describe('deploy/prometheus', () => {
       expect(['critical', 'warning', 'info'], a.alert).toContain(a.labels.severity);
       expect(a.annotations.summary, a.alert).toBeTruthy();
       expect(a.annotations.description, a.alert).toBeTruthy();
-      const anchor = a.annotations.runbook_url?.match(/docs\/operations\.md#(.+)$/)?.[1];
+      const [base, anchor] = (a.annotations.runbook_url ?? '').split('#');
+      expect(base, `${a.alert} runbook_url is absolute (works in Alertmanager, Grafana, Slack)`).toBe(
+        RUNBOOK_BASE,
+      );
       expect(anchor, `${a.alert} runbook_url`).toBe(a.alert.toLowerCase());
       expect(anchors.has(anchor ?? ''), `docs/operations.md has a section for ${a.alert}`).toBe(true);
     }
