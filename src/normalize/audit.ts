@@ -1,19 +1,11 @@
 import { AuditEvent } from '../schema/audit.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import { get, podSpec } from './pod-spec.ts';
+import { eventProcesses } from './process.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
 import { bodyHint, isRecord, redactAuditEvent } from './redact.ts';
 import { canonicalTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
-
-/** Workload resources whose pod template sits at `spec.template.spec`. */
-const TEMPLATED = new Set([
-  'deployments',
-  'replicasets',
-  'statefulsets',
-  'daemonsets',
-  'jobs',
-  'replicationcontrollers',
-]);
 
 type Outcome = NormalizedEvent['event']['outcome'];
 
@@ -24,19 +16,6 @@ export function auditOutcome(code: number | undefined, decision: unknown): Outco
   if (code >= 400) return 'failure';
   if (code >= 100) return 'success';
   return 'unknown';
-}
-
-function get(value: unknown, key: string): unknown {
-  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
-}
-
-/** The pod spec inside a created pod or workload. */
-function podSpec(resource: string | undefined, body: unknown): unknown {
-  const spec = get(body, 'spec');
-  if (resource === 'pods') return spec;
-  if (resource && TEMPLATED.has(resource)) return get(get(spec, 'template'), 'spec');
-  if (resource === 'cronjobs') return get(get(get(get(spec, 'jobTemplate'), 'spec'), 'template'), 'spec');
-  return undefined;
 }
 
 function firstImage(resource: string | undefined, body: unknown): string | undefined {
@@ -120,6 +99,17 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
       if (image) event.container = { image: { name: image } };
     }
   }
-  if (redaction.redacted.length > 0) event.klaxon = { redacted: redaction.redacted };
+  const started = eventProcesses(redaction.value);
+  if (started.container) {
+    event.container ??= {};
+    if (started.container.name) event.container.name = started.container.name;
+    if (started.container.image) event.container.image = { name: started.container.image };
+  }
+  if (started.process) event.process = started.process;
+  if (redaction.redacted.length > 0 || started.processes) {
+    event.klaxon = {};
+    if (redaction.redacted.length > 0) event.klaxon.redacted = redaction.redacted;
+    if (started.processes) event.klaxon.processes = started.processes;
+  }
   return { ok: true, event };
 }

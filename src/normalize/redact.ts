@@ -6,6 +6,10 @@
  * Secret `data`/`stringData`: every value becomes `"[REDACTED]"` and the key
  * names stay, so rules can still ask which keys were written.
  *
+ * Command lines (`command`/`args` arrays of containers, probes and hooks, the
+ * `requestURI` of an exec) and the values of `env` entries named like secrets
+ * lose their secret values (secrets-in-text.ts); the rest of the text stays.
+ *
  * Copy-on-write: the input is never modified; objects on the path to a change
  * are shallow-copied, everything else is shared with the input. Callers may
  * reuse the input, but must not mutate the result's shared parts either.
@@ -15,7 +19,9 @@
  * `__proto__` are copied as own properties, never through the prototype setter.
  */
 
-export const REDACTED = '[REDACTED]';
+import { isSecretName, REDACTED, redactArgs, redactRequestUri, redactText } from './secrets-in-text.ts';
+
+export { REDACTED } from './secrets-in-text.ts';
 export const TRUNCATED = '[TRUNCATED]';
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 /** Deeper than any real Kubernetes object (CRD schemas included). */
@@ -40,6 +46,10 @@ export interface Sanitized<T> {
 }
 
 const SECRET_PATCH_PATH = /^\/(data|stringData)(\/|$)/;
+/** A JSON patch writing a container's (or a probe's) command or arguments, whole or one of them. */
+const COMMAND_PATCH_PATH = /\/(command|args)(\/(\d+|-))?$/;
+/** A JSON patch writing a container's environment, whole or one entry. */
+const ENV_PATCH_PATH = /\/env(\/(\d+|-))?$/;
 const LAST_APPLIED_POINTER = '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration';
 
 export function isRecord(value: unknown): value is JsonRecord {
@@ -95,6 +105,39 @@ function redactValues(value: unknown, st: WalkState): unknown {
   return out;
 }
 
+/** A `command`/`args` array: secret values inside the arguments (`--password=x`, `mysql -px`). */
+function redactArgList(value: unknown[], st: WalkState): unknown[] {
+  if (!value.every((v) => typeof v === 'string')) return value;
+  const args = value as string[];
+  const red = redactArgs(args);
+  if (red === args) return value;
+  for (let i = 0; i < red.length; i++) if (red[i] !== args[i]) record(st, String(i));
+  return red.slice();
+}
+
+/** One `env` entry: the literal value of a variable named like a secret (`DB_PASSWORD`) is dropped. */
+function redactEnvEntry(item: unknown): unknown {
+  if (!isRecord(item) || typeof item.name !== 'string' || typeof item.value !== 'string') return item;
+  if (item.value === '' || !isSecretName(item.name)) return item;
+  const copy = copyRecord(item);
+  setOwn(copy, 'value', REDACTED);
+  return copy;
+}
+
+function redactEnvList(value: unknown[], st: WalkState): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const next = redactEnvEntry(value[i]);
+    if (next === value[i]) continue;
+    out ??= value.slice();
+    out[i] = next;
+    st.path.push(i);
+    record(st, 'value');
+    st.path.pop();
+  }
+  return out ?? value;
+}
+
 /** Replaces one key's value (e.g. `spec.token` of a TokenReview). */
 function redactKey(value: unknown, key: string, depth: number, st: WalkState): unknown {
   if (!isRecord(value) || !Object.hasOwn(value, key)) return walk(value, depth, st, 'none');
@@ -136,6 +179,17 @@ function walkPatchOp(
     } else {
       record(st);
       next = REDACTED;
+    }
+  } else if (COMMAND_PATCH_PATH.test(path) && (Array.isArray(value) || typeof value === 'string')) {
+    if (typeof value === 'string') {
+      next = redactText(value);
+      if (next !== value) record(st);
+    } else next = redactArgList(value, st);
+  } else if (ENV_PATCH_PATH.test(path) && (Array.isArray(value) || isRecord(value))) {
+    if (Array.isArray(value)) next = redactEnvList(value, st);
+    else {
+      next = redactEnvEntry(value);
+      if (next !== value) record(st, 'value');
     }
   } else if (path === LAST_APPLIED_POINTER) {
     record(st);
@@ -226,6 +280,10 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
       next = redactKey(child, 'token', depth + 1, st);
     } else if (key === 'annotations' && isRecord(child) && Object.hasOwn(child, LAST_APPLIED)) {
       next = walk(dropLastApplied(child, st), depth + 1, st, 'none');
+    } else if ((key === 'command' || key === 'args') && Array.isArray(child)) {
+      next = redactArgList(child, st);
+    } else if (key === 'env' && Array.isArray(child)) {
+      next = walk(redactEnvList(child, st), depth + 1, st, 'none');
     } else if (hint !== 'none' && key === 'items') {
       next = walk(child, depth + 1, st, hint);
     } else if (hint !== 'none' && key === 'rows') {
@@ -262,7 +320,11 @@ export function redactAuditEvent(event: JsonRecord, hint: BodyHint): Sanitized<J
     const child = event[key];
     st.path.push(key);
     const bodyKey = key === 'requestObject' || key === 'responseObject';
-    const next = walk(child, 1, st, bodyKey ? hint : 'none');
+    let next: unknown;
+    if (key === 'requestURI' && typeof child === 'string') {
+      next = redactRequestUri(child);
+      if (next !== child) record(st);
+    } else next = walk(child, 1, st, bodyKey ? hint : 'none');
     st.path.pop();
     if (next !== child) {
       out ??= copyRecord(event);
