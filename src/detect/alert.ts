@@ -264,6 +264,7 @@ export function buildAlert(p: AlertParts): Alert {
   if (ctx.user_agent) alert.user_agent = ctx.user_agent;
   if (ctx.orchestrator) alert.orchestrator = ctx.orchestrator;
   if (ctx.container) alert.container = ctx.container;
+  if (ctx.process) alert.process = ctx.process;
   if (ctx.kubernetes) alert.kubernetes = ctx.kubernetes;
   if (ctx.falco) alert.falco = ctx.falco;
   if (rule.tags.length > 0) alert.tags = rule.tags;

@@ -187,8 +187,8 @@ function pairValue(name: string, value: string): string {
   return value;
 }
 
-/** A quick look for anything the patterns below could act on. */
-const CANDIDATE = /[=:@]|bearer|basic|eyj|gh[pousr]_|github_pat|glpat|xox|npm_|hvs\.|sk_live|aiza|-p|-a\b/i;
+/** Text without any of these (an option, a name=value, a header, a URL, a known token prefix) has nothing to redact. */
+const CANDIDATE = /[-=:@]|bearer|basic|eyj|gh[pousr]_|github_pat|glpat|xox|npm_|hvs\.|sk_live|aiza|aws_s/i;
 
 function redactPatterns(text: string): string {
   return text
