@@ -3,6 +3,7 @@
  * write when the thing the rule is about happens, with the level the rule must reach at least.
  */
 import type { Level } from '../../../src/schema/alert.ts';
+import { wave3Cases } from './attacks-wave3.ts';
 import {
   type Actor,
   audit,
@@ -727,5 +728,6 @@ export function ruleCases(): RuleCase[] {
       'web-7d9f8c6b5-x2x4q',
     ),
   ]);
+  cases.push(...wave3Cases());
   return cases;
 }
