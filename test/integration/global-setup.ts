@@ -85,8 +85,9 @@ function requireToolsFor(starting: Name[]): void {
   }
   if (missing.length > 0) {
     throw new Error(
-      `Integration tests need real cloud emulators, and scripts/services cannot start them: missing ${missing.join('; ')}. ` +
-        'Or point AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a running moto and PUBSUB_EMULATOR_HOST at a running Pub/Sub emulator.',
+      `Integration tests need the cloud emulators and Kafka's SASL listeners, and scripts/services cannot start them: missing ${missing.join('; ')}. ` +
+        'Or point AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a running moto, PUBSUB_EMULATOR_HOST at a running Pub/Sub emulator, ' +
+        'and KAFKA_BROKERS with KLAXON_TEST_EVENTHUBS_* at a running Kafka (docs/dev-services.md).',
     );
   }
 }
