@@ -19,6 +19,7 @@ import { JsonlSink } from '../sinks/jsonl.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
 import { decodeEvent } from '../worker/decode.ts';
 import { countSecuritySignals } from '../worker/security-signals.ts';
+import { placeholdersFromSettings } from './placeholders.ts';
 
 /**
  * Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured.
@@ -119,7 +120,8 @@ async function serve(flags: ListenFlags): Promise<number> {
   const logger = createLogger(settings.log.level);
   const plan = planOrReport('serve', settings);
   if (!plan) return 2;
-  const { ruleset, errors } = loadRules(settings.detect.rules);
+  const placeholders = placeholdersFromSettings(settings.detect, logger);
+  const { ruleset, errors } = loadRules(settings.detect.rules, { placeholders });
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
   const sinks = await openSinks(settings);
