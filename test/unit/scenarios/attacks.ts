@@ -1086,5 +1086,28 @@ export function ruleCases(): RuleCase[] {
       requestObject: { spec: { replicas: 0 } },
     }),
   ]);
+
+  add('falco-k8s-client-in-container', 'high', 'Falco sees kubectl run from /tmp in a web pod', [
+    falcoAlert(
+      at(0),
+      'Kubernetes client run in container by untrusted user',
+      'Warning',
+      'shop',
+      'web-7d9f8c6b5-x2x4q',
+      {
+        'proc.cmdline': 'kubectl get secrets -A',
+        'proc.exepath': '/tmp/kubectl',
+        'proc.name': 'kubectl',
+        'proc.pname': 'sh',
+      },
+    ),
+  ]);
+  add('falco-etcd-unexpected-connection', 'critical', 'Falco sees curl connect to etcd from a pod', [
+    falcoAlert(at(0), 'Unexpected connection to etcd', 'Critical', 'default', 'debug', {
+      'proc.cmdline': 'curl -k https://10.0.0.11:2379/v2/keys',
+      'proc.name': 'curl',
+      'fd.name': '10.244.1.7:51842->10.0.0.11:2379',
+    }),
+  ]);
   return cases;
 }
