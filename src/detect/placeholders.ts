@@ -158,8 +158,21 @@ export class IpSet {
     return true;
   }
 
+  /** Recent answers by address text: a cluster's traffic comes from few addresses, parsing each once. */
+  private readonly recent = new Map<string, boolean>();
+
   /** True when `ip` is an address inside one of the set's addresses or networks. */
   has(ip: string): boolean {
+    if (this.size === 0) return false;
+    const known = this.recent.get(ip);
+    if (known !== undefined) return known;
+    const found = this.lookup(ip);
+    if (this.recent.size >= 4096) this.recent.clear();
+    this.recent.set(ip, found);
+    return found;
+  }
+
+  private lookup(ip: string): boolean {
     const addr = parseAddress(ip);
     if (!addr) return false;
     if (addr.v === 4) {

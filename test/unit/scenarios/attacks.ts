@@ -1109,5 +1109,38 @@ export function ruleCases(): RuleCase[] {
       'fd.name': '10.244.1.7:51842->10.0.0.11:2379',
     }),
   ]);
+  add('k8s-gatekeeper-constraint-weakened', 'high', 'a Gatekeeper constraint switched to dryrun', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'patch',
+      ref: {
+        resource: 'k8spspprivilegedcontainer',
+        name: 'psp-privileged-container',
+        apiGroup: 'constraints.gatekeeper.sh',
+        apiVersion: 'v1beta1',
+      },
+      requestObject: { spec: { enforcementAction: 'dryrun' } },
+    }),
+  ]);
+  add(
+    'k8s-admission-policy-audit-failure',
+    'low',
+    'a ValidatingAdmissionPolicy in Audit mode records a failure',
+    [
+      audit({
+        at: at(0),
+        actor: alice,
+        verb: 'create',
+        ref: { resource: 'deployments', namespace: 'shop', name: 'web' },
+        annotations: {
+          'authorization.k8s.io/decision': 'allow',
+          'authorization.k8s.io/reason': '',
+          'validation.policy.admission.k8s.io/validation_failure':
+            '[{"message":"failed expression: object.spec.replicas <= 5","policy":"replica-limit.example.com","binding":"replica-limit-binding.example.com","expressionIndex":0,"validationActions":["Audit"]}]',
+        },
+      }),
+    ],
+  );
   return cases;
 }

@@ -13,7 +13,7 @@ describe('each catalogue rule on a realistic trace', { timeout: 60_000 }, () => 
     const alerting = [...ruleset.rules, ...ruleset.correlations]
       .filter((r) => r.generates)
       .map((r) => r.name);
-    expect(alerting.length).toBeGreaterThanOrEqual(71);
+    expect(alerting.length).toBeGreaterThanOrEqual(75);
     expect(new Set(cases.map((c) => c.rule))).toEqual(new Set(alerting));
   });
 
