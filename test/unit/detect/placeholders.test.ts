@@ -208,3 +208,26 @@ describe('the expand modifier', () => {
     );
   });
 });
+
+describe('detect.placeholders settings', () => {
+  it('reads name=file pairs from the environment and mappings from the YAML file', async () => {
+    const { loadConfig, ConfigError } = await import('../../../src/config.ts');
+    const fromEnv = loadConfig({
+      KLAXON_PLACEHOLDERS: 'indicator_ips=/etc/klaxon/tor.txt,trusted_networks=/etc/klaxon/nets.txt',
+    });
+    expect(fromEnv.detect.placeholders).toEqual({
+      indicator_ips: '/etc/klaxon/tor.txt',
+      trusted_networks: '/etc/klaxon/nets.txt',
+    });
+    expect(fromEnv.detect.placeholderReloadSeconds).toBe(30);
+    const dir = mkdtempSync(join(tmpdir(), 'klaxon-cfg-'));
+    writeFileSync(
+      join(dir, 'klaxon.yaml'),
+      'detect:\n  placeholders:\n    trusted_networks: [10.0.0.0/8, 203.0.113.0/24]\n    indicator_ips: /etc/klaxon/tor.txt\n  placeholderReloadSeconds: 5\n',
+    );
+    const fromFile = loadConfig({ KLAXON_CONFIG: join(dir, 'klaxon.yaml') });
+    expect(fromFile.detect.placeholders.trusted_networks).toEqual(['10.0.0.0/8', '203.0.113.0/24']);
+    expect(fromFile.detect.placeholderReloadSeconds).toBe(5);
+    expect(() => loadConfig({ KLAXON_PLACEHOLDERS: 'bad name=/x' })).toThrow(ConfigError);
+  });
+});
