@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { RE2JS } from 're2js';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { type Condition, ConditionError, parseCondition } from './condition.ts';
+import { expandPredicate } from './expand.ts';
 import {
   anyString,
   compileField,
@@ -13,6 +14,7 @@ import {
   PRESENT,
 } from './fields.ts';
 import { compileString, escapeWildcards, type StringMatcher } from './patterns.ts';
+import type { PlaceholderStore } from './placeholders.ts';
 
 export type EventPredicate = (event: NormalizedEvent) => boolean;
 
@@ -58,7 +60,11 @@ const SUPPORTED = new Set([
   'base64offset',
   'cased',
   'neq',
+  'expand',
 ]);
+
+/** Modifiers `expand` combines with (the others change what a value is, which a placeholder's list cannot follow). */
+const EXPAND_WITH = new Set(['expand', 'cidr', 'contains', 'startswith', 'endswith', 'cased', 'neq']);
 
 function scopeRoot(scope: FieldScope): (e: NormalizedEvent) => unknown {
   if (scope === 'kubernetes.audit') return (e) => e.kubernetes?.audit;
@@ -125,6 +131,7 @@ function parseModifiers(mods: string[], path: (string | number)[]): Modifiers {
 /** Turns one rule value into a leaf predicate (regex, CIDR, comparison or Sigma string). */
 function valuePredicate(value: unknown, mods: Modifiers, path: (string | number)[]): LeafPredicate {
   const m = mods.set;
+  if (m.has('expand')) throw new DetectionError('"expand" applies to field values only', path);
   if (m.has('re')) {
     if (typeof value !== 'string') throw new DetectionError('"re" needs a string value', path);
     let flags = 0;
@@ -233,6 +240,33 @@ function looseEqual(a: unknown, b: unknown): boolean {
 export interface CompileOptions {
   /** `arrays: every`: a field path crossing arrays matches only when every element matches. */
   every?: boolean;
+  /** Values of `%placeholders%` for the `expand` modifier. */
+  placeholders?: PlaceholderStore;
+}
+
+/** One `field|expand` value: a live lookup in the placeholder's values (see expand.ts). */
+function expandedValue(
+  value: unknown,
+  mods: Modifiers,
+  opts: CompileOptions,
+  path: (string | number)[],
+): LeafPredicate {
+  if (!opts.placeholders)
+    throw new DetectionError('"expand" needs placeholders, and none are configured', path);
+  const rest: Modifiers = {
+    set: new Set([...mods.set].filter((m) => m !== 'expand' && m !== 'cidr')),
+    wrap: mods.wrap,
+  };
+  try {
+    return expandPredicate(value, opts.placeholders, {
+      cidr: mods.set.has('cidr'),
+      plain: !mods.wrap && !mods.set.has('cased'),
+      compile: (s) => valuePredicate(s, rest, path),
+    });
+  } catch (err) {
+    if (err instanceof DetectionError) throw err;
+    throw new DetectionError((err as Error).message, path);
+  }
 }
 
 function compileFieldItem(
@@ -244,6 +278,9 @@ function compileFieldItem(
   opts: CompileOptions,
 ): EventPredicate {
   const mods = parseModifiers(modNames, path);
+  for (const m of mods.set)
+    if (mods.set.has('expand') && !EXPAND_WITH.has(m))
+      throw new DetectionError(`"expand" does not combine with "${m}"`, path);
   const acc: FieldAccessor = compileField(field, scope, opts.every === true);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) throw new DetectionError(`field "${field}" has an empty list of values`, path);
@@ -270,7 +307,11 @@ function compileFieldItem(
     if (mods.set.has('all')) return (e) => refs.every((r) => one(e, r) === MATCH);
     return (e) => refs.some((r) => one(e, r) === MATCH);
   }
-  const preds = values.map((v, k) => valuePredicate(v, mods, [...path, k]));
+  const preds = values.map((v, k) =>
+    mods.set.has('expand')
+      ? expandedValue(v, mods, opts, [...path, k])
+      : valuePredicate(v, mods, [...path, k]),
+  );
   if (mods.set.has('neq')) {
     const any = anyOf(preds);
     return (e) => acc.visit(e, any) === PRESENT;

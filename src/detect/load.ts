@@ -7,6 +7,7 @@ import { Level } from '../schema/alert.ts';
 import { durationMs, KlaxonRuleOptions, RuleTests } from '../schema/rule.ts';
 import { compileDetection, DetectionError } from './detection.ts';
 import { compileField, type FieldScope } from './fields.ts';
+import { defaultPlaceholders, type PlaceholderStore } from './placeholders.ts';
 import type {
   CorrelationCondition,
   CorrelationRule,
@@ -22,6 +23,11 @@ export interface LoadError {
   /** `file:line` */
   where: string;
   reason: string;
+}
+
+export interface LoadOptions {
+  /** Values of the rules' `%placeholders%` (`expand` modifier); default: the built-in placeholders. */
+  placeholders?: PlaceholderStore;
 }
 
 export interface LoadResult {
@@ -161,6 +167,7 @@ function buildDetection(
   file: string,
   line: number,
   index: number,
+  placeholders: PlaceholderStore,
 ): DetectionRule {
   const logsource = raw.logsource as Record<string, string>;
   const scope = scopeOf(logsource);
@@ -172,6 +179,7 @@ function buildDetection(
   const opts = klaxonOptions(raw);
   const compiled = compileDetection(raw.detection as Record<string, unknown>, scope, ['detection'], [], {
     every: opts.arrays === 'every',
+    placeholders,
   });
   const byNames =
     opts.suppress?.by ?? (scope === 'falco' ? [...DEFAULT_SUPPRESS_BY, 'rule'] : DEFAULT_SUPPRESS_BY);
@@ -256,12 +264,20 @@ function buildCorrelation(raw: Record<string, unknown>, file: string, line: numb
   };
 }
 
-function buildFilter(raw: Record<string, unknown>, file: string, line: number): FilterRule {
+function buildFilter(
+  raw: Record<string, unknown>,
+  file: string,
+  line: number,
+  placeholders: PlaceholderStore,
+): FilterRule {
   const logsource = raw.logsource as Record<string, string>;
   const scope = scopeOf(logsource) ?? 'ecs';
   const f = raw.filter as Record<string, unknown>;
   const opts = klaxonOptions(raw);
-  const compiled = compileDetection(f, scope, ['filter'], ['rules'], { every: opts.arrays === 'every' });
+  const compiled = compileDetection(f, scope, ['filter'], ['rules'], {
+    every: opts.arrays === 'every',
+    placeholders,
+  });
   // The Sigma schema requires a non-empty list of rule ids or names (pySigma's `any` is not in it).
   const rules = stringList(f.rules);
   return {
@@ -290,7 +306,8 @@ function logsourceCovers(filter: Record<string, string>, rule: Record<string, st
  * directories (`**\/*.yml|*.yaml`, several documents per file). Every problem is
  * reported with `file:line`; a bad document never stops the others.
  */
-export function loadRules(paths: string[]): LoadResult {
+export function loadRules(paths: string[], options: LoadOptions = {}): LoadResult {
+  const placeholders = options.placeholders ?? defaultPlaceholders();
   const { files, errors } = ruleFiles(paths);
   const docs: LoadedDoc[] = [];
   const pending: Pending[] = [];
@@ -358,7 +375,7 @@ export function loadRules(paths: string[]): LoadResult {
         doc.tests = t.data;
       }
       if (doc.type === 'filter') {
-        const f = buildFilter(doc.raw, doc.file, doc.line);
+        const f = buildFilter(doc.raw, doc.file, doc.line, placeholders);
         doc.rule = f;
         filters.push(f);
         continue;
@@ -366,7 +383,7 @@ export function loadRules(paths: string[]): LoadResult {
       const rule =
         doc.type === 'correlation'
           ? buildCorrelation(doc.raw, doc.file, doc.line)
-          : buildDetection(doc.raw, doc.file, doc.line, rules.length);
+          : buildDetection(doc.raw, doc.file, doc.line, rules.length, placeholders);
       const dupName = seenNames.get(rule.name);
       if (dupName) throw new DocError(`duplicate rule name "${rule.name}" (first in ${dupName})`, ['name']);
       const dupId = seenIds.get(rule.id);
@@ -426,5 +443,5 @@ export function loadRules(paths: string[]): LoadResult {
   rulesLoaded.set({ type: 'detection' }, rules.length);
   rulesLoaded.set({ type: 'correlation' }, resolved.length);
   rulesLoaded.set({ type: 'filter' }, filters.length);
-  return { ruleset: { rules, correlations: resolved, filters, docs }, errors };
+  return { ruleset: { rules, correlations: resolved, filters, docs, placeholders }, errors };
 }

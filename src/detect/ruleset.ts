@@ -2,6 +2,7 @@ import type { Level } from '../schema/alert.ts';
 import type { RuleTestCase } from '../schema/rule.ts';
 import type { EventPredicate, Requirements } from './detection.ts';
 import type { FieldAccessor, FieldScope } from './fields.ts';
+import type { PlaceholderStore } from './placeholders.ts';
 
 /** Rule metadata an alert carries. */
 export interface RuleMeta {
@@ -96,4 +97,6 @@ export interface RuleSet {
   correlations: CorrelationRule[];
   filters: FilterRule[];
   docs: LoadedDoc[];
+  /** The `%placeholders%` the rules were compiled against (live: setting values changes what they match). */
+  placeholders: PlaceholderStore;
 }
