@@ -52,6 +52,7 @@ export class JsonlSink implements Sink {
     if (this.fileError) throw new SinkUnavailableError(this.name, this.fileError.message);
     let text = '';
     let written = 0;
+    const added: string[] = [];
     for (const alert of alerts) {
       const key = `${alert.klaxon.alert_id}#${alert.klaxon.revision}`;
       if (this.seen.has(key)) {
@@ -59,13 +60,23 @@ export class JsonlSink implements Sink {
         continue;
       }
       this.remember(key);
+      added.push(key);
       const line = this.line(alert);
       if (line === undefined) continue;
       text += `${line}\n`;
       written++;
     }
     if (text !== '') {
-      await Promise.all(this.outputs.map((out) => writeText(out, text)));
+      try {
+        await Promise.all(this.outputs.map((out) => writeText(out, text)));
+      } catch (error) {
+        // Not written: the caller retries the same alerts, which must not be skipped as repeats then.
+        for (const key of added) this.seen.delete(key);
+        sinkWrites.inc({ sink: this.name, outcome: 'error' }, written);
+        throw new SinkUnavailableError(this.name, error instanceof Error ? error.message : String(error), {
+          cause: error,
+        });
+      }
       sinkWrites.inc({ sink: this.name, outcome: 'ok' }, written);
     }
     return [];

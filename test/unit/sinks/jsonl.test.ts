@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { JsonlSink } from '../../../src/sinks/jsonl.ts';
 import { makeAlert } from './make-alert.ts';
@@ -46,5 +46,27 @@ describe('JsonlSink', () => {
     const sink = new JsonlSink({ file: '/nonexistent-dir/alerts.jsonl' });
     await new Promise((r) => setTimeout(r, 50));
     await expect(sink.write([makeAlert('a')])).rejects.toThrow(/ENOENT/);
+  });
+
+  it('writes an alert again after a failed write (the failure is not remembered as written)', async () => {
+    let failNext = true;
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        if (failNext) {
+          failNext = false;
+          callback(new Error('EPIPE'));
+          return;
+        }
+        lines.push(...chunk.toString().trim().split('\n'));
+        callback();
+      },
+    });
+    stream.on('error', () => {});
+    const sink = new JsonlSink({ stream });
+    const a = makeAlert('a');
+    await expect(sink.write([a])).rejects.toThrow(/EPIPE/);
+    await sink.write([a]);
+    expect(lines.map((l) => JSON.parse(l).klaxon.alert_id)).toEqual([a.klaxon.alert_id]);
   });
 });
