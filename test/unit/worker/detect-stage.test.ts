@@ -5,7 +5,8 @@ import { loadRules } from '../../../src/detect/load.ts';
 import type { Alert } from '../../../src/schema/alert.ts';
 import { Signal } from '../../../src/schema/signal.ts';
 import { type RejectedAlert, type Sink, SinkUnavailableError } from '../../../src/sinks/sink.ts';
-import type { Chunk } from '../../../src/worker/batch-consumer.ts';
+import type { Chunk } from '../../../src/worker/chunk.ts';
+import { deadLetterTopic } from '../../../src/worker/deadletter.ts';
 import { DetectStage } from '../../../src/worker/detect-stage.ts';
 import { clusterAdminBinding, failedAuth, writeTestRules } from '../../integration/detect-fixtures.ts';
 
@@ -65,7 +66,7 @@ describe('DetectStage', () => {
       sinks: [sink],
       bus,
       signalsTopic: 'signals',
-      deadletterTopic: 'dead',
+      deadLetters: deadLetterTopic(bus, 'dead'),
     });
     const plan = stage.plan(
       chunkOf([
@@ -89,12 +90,13 @@ describe('DetectStage', () => {
 
   it('delivers the same alerts again when a sink failed, without evaluating twice', async () => {
     const sink = new FlakySink(1);
+    const bus = recordingBus();
     const stage = new DetectStage({
       newDetector: () => new Detector(ruleset),
       sinks: [sink],
-      bus: recordingBus(),
+      bus,
       signalsTopic: 'signals',
-      deadletterTopic: 'dead',
+      deadLetters: deadLetterTopic(bus, 'dead'),
     });
     const plan = stage.plan(chunkOf([clusterAdminBinding(t, 'mallory')]));
     await expect(plan.deliver()).rejects.toBeInstanceOf(SinkUnavailableError);
