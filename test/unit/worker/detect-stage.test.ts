@@ -103,4 +103,32 @@ describe('DetectStage', () => {
     await plan.deliver();
     expect(sink.stored.map((a) => [a.rule.name, a.klaxon.revision])).toEqual([[rules.admin, 0]]);
   });
+
+  it('turns an event the rules cannot be evaluated on into a dead letter and goes on with the others', async () => {
+    const sink = new FlakySink(0);
+    const bus = recordingBus();
+    const poison = clusterAdminBinding(t, 'poison');
+    const stage = new DetectStage({
+      newDetector: () => {
+        const detector = new Detector(ruleset);
+        const evaluate = detector.evaluate.bind(detector);
+        detector.evaluate = (event) => {
+          if (event.user?.name === 'poison') throw new Error('rule engine defect');
+          return evaluate(event);
+        };
+        return detector;
+      },
+      sinks: [sink],
+      bus,
+      signalsTopic: 'signals',
+      deadLetters: deadLetterTopic(bus, 'dead'),
+    });
+    const plan = stage.plan(chunkOf([poison, clusterAdminBinding(t, 'mallory')]));
+    await plan.deliver();
+    expect(sink.stored.map((a) => a.user?.name)).toEqual(['mallory']);
+    const letters = bus.sent.filter((s) => s.topic === 'dead').flatMap((s) => s.messages);
+    expect(
+      letters.map((l) => [l.headers?.['klaxon-deadletter-reason'], l.headers?.['klaxon-source-offset']]),
+    ).toEqual([['evaluation-failed', '0']]);
+  });
 });
