@@ -11,7 +11,12 @@ import type { Alert } from '../../../src/schema/alert.ts';
 import type { NormalizedEvent } from '../../../src/schema/event.ts';
 import { type RejectedAlert, type Sink, SinkUnavailableError } from '../../../src/sinks/sink.ts';
 import type { DetectionRuntime } from '../../../src/worker/detection-runtime.ts';
-import { clusterAdminBinding, failedAuth, writeTestRules } from '../../integration/detect-fixtures.ts';
+import {
+  auditEvent,
+  clusterAdminBinding,
+  failedAuth,
+  writeTestRules,
+} from '../../integration/detect-fixtures.ts';
 
 /** A sink that fails while `down`, and records every batch it was asked to write. */
 class SwitchSink implements Sink {
@@ -179,7 +184,18 @@ describe('the detection runtime on the in-memory bus (klaxon serve without Kafka
     again['@timestamp'] = new Date(t + 1000).toISOString();
     again.kubernetes!.audit.auditID = `${first.kubernetes!.audit.auditID}-again`;
     again.event.id = `${again.kubernetes!.audit.auditID}/ResponseComplete`;
-    await produce(bus, [first, again]);
+    // Behind more than two chunks of events that match nothing: the stop waits for them.
+    const noise = Array.from({ length: 1_200 }, (_, i) =>
+      auditEvent(
+        { verb: 'get', objectRef: { resource: 'pods', namespace: 'default' } },
+        first['@timestamp'],
+        {
+          user: `reader-${i}`,
+          ip: '10.0.0.1',
+        },
+      ),
+    );
+    await produce(bus, [...noise, first, again]);
     await runtime.stop({ drainMs: 10_000 });
     running = undefined;
     await bus.stop();
