@@ -141,7 +141,7 @@ export const sinkWrites = new Counter({
 });
 export const deadletters = new Counter({
   name: 'klaxon_deadletter_total',
-  help: 'Messages sent to the dead-letter topic, by reason.',
+  help: 'Dead letters (to the dead-letter topic; logged by serve), by reason.',
   labelNames: ['reason'] as const,
   registers: r,
 });
