@@ -31,6 +31,7 @@ export function buildDetectWorker(
   const { sinks, elasticsearch } = sinksFromSettings(settings, {
     alertsBus: bus,
     indexEvents: settings.elasticsearch.indexEvents,
+    logger,
   });
   if (settings.detect.alertsFile) sinks.push(new JsonlSink({ file: settings.detect.alertsFile }));
   const worker = new DetectWorker({

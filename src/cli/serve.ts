@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type Bus, createBus, MemoryBus, type Subscription } from '../bus/index.ts';
 import { withSpool } from '../bus/spool.ts';
-import type { Settings } from '../config.ts';
+import { ConfigError, type Settings } from '../config.ts';
 import { Detector, loadRules } from '../detect/index.ts';
 import {
   announceGeneratedToken,
@@ -24,9 +24,9 @@ import { countSecuritySignals } from '../worker/security-signals.ts';
  * Alerts as JSON lines on stdout (and the alerts file); Elasticsearch and Alertmanager when configured.
  * No alerts topic and no event index: serve's output is stdout, and KLAXON_INDEX_EVENTS is `klaxon detect`'s.
  */
-async function openSinks(settings: Settings): Promise<Sink[]> {
+async function openSinks(settings: Settings, logger: Logger): Promise<Sink[]> {
   const jsonl = new JsonlSink({ stream: process.stdout, file: settings.detect.alertsFile });
-  const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false });
+  const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false, logger });
   await elasticsearch?.installTemplates();
   return [jsonl, ...sinks];
 }
@@ -122,7 +122,14 @@ async function serve(flags: ListenFlags): Promise<number> {
   const { ruleset, errors } = loadRules(settings.detect.rules);
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
-  const sinks = await openSinks(settings);
+  let sinks: Sink[];
+  try {
+    sinks = await openSinks(settings, logger);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`klaxon serve: ${err.message}\n`);
+    return 2;
+  }
   const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: false });
   if (!(await startBusOrReport('serve', bus, `cannot start the ${bus.kind} bus`))) return 1;
   const detection = await startDetection(settings, bus, detector, sinks, logger);
