@@ -54,6 +54,14 @@ const SEGMENT_NAME = /^outbox-(\d{12})\.seg$/;
 const segmentName = (seq: number) => `outbox-${String(seq).padStart(12, '0')}.seg`;
 const LOCK = 'LOCK';
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -77,6 +85,8 @@ export class Outbox {
   /** The oldest segment, read into memory, and how many of its alerts are acknowledged. */
   private head: { seq: number; alerts: Alert[]; done: number } | undefined;
   private isOpen = false;
+  /** An append was refused for lack of room and nothing was sent since. */
+  private refused = false;
 
   constructor(opts: OutboxOptions) {
     this.logger = opts.logger;
@@ -94,8 +104,9 @@ export class Outbox {
     return { alerts: this.count, bytes: this.bytes, maxBytes: this.opts.maxBytes };
   }
 
+  /** No room for more (readiness): a write was refused, or the limit is reached, and nothing left since. */
   get full(): boolean {
-    return this.bytes >= this.opts.maxBytes;
+    return this.refused || this.bytes >= this.opts.maxBytes;
   }
 
   /** Takes the directory's lock and recovers what an earlier run left. */
@@ -106,7 +117,8 @@ export class Outbox {
     for (const name of names) {
       const seq = Number(SEGMENT_NAME.exec(name)![1]);
       const path = join(this.opts.dir, name);
-      const alerts = this.decode(await readFile(path), name);
+      const { alerts, corrupt } = this.decode(await readFile(path));
+      this.countCorrupt(corrupt, name);
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       if (alerts.length === 0) {
         await unlink(path);
@@ -139,23 +151,23 @@ export class Outbox {
     await writeFile(path, `${process.pid}\n`);
   }
 
-  private decode(buf: Buffer, where: string): Alert[] {
+  /** The alerts of a segment; records that fail their checksum, or are not alerts, count as corrupt. */
+  private decode(buf: Buffer): { alerts: Alert[]; corrupt: number } {
     const decoded = decodeSegment(buf);
     let corrupt = decoded.corrupt;
     const alerts: Alert[] = [];
     for (const record of decoded.messages) {
-      const parsed = Alert.safeParse(JSON.parse(String(record.message.value)));
+      const parsed = Alert.safeParse(parseJson(String(record.message.value)));
       if (parsed.success) alerts.push(parsed.data);
       else corrupt++;
     }
-    if (corrupt > 0) {
-      sinkQueueCorrupt.inc({ sink: this.opts.sink }, corrupt);
-      this.logger.warn(
-        { segment: where, validBytes: decoded.validBytes },
-        'torn or corrupt buffer record skipped',
-      );
-    }
-    return alerts;
+    return { alerts, corrupt };
+  }
+
+  private countCorrupt(records: number, where: string): void {
+    if (records <= 0) return;
+    sinkQueueCorrupt.inc({ sink: this.opts.sink }, records);
+    this.logger.warn({ segment: where, records }, 'torn or corrupt buffer records skipped');
   }
 
   /** Resolves once the alerts are written and `fdatasync`ed; rejects with OutboxFullError when they do not fit. */
@@ -168,6 +180,7 @@ export class Outbox {
     let size = 0;
     for (const r of records) size += r.length;
     if (this.bytes + size > this.opts.maxBytes) {
+      this.refused = true;
       return Promise.reject(
         new OutboxFullError(
           `buffer full: ${this.bytes} of ${this.opts.maxBytes} bytes hold ${this.count} alerts`,
@@ -262,7 +275,7 @@ export class Outbox {
     if (this.head?.seq !== segment.seq) {
       let alerts: Alert[];
       try {
-        alerts = this.decode(await readFile(segment.path), segment.path);
+        alerts = this.decode(await readFile(segment.path)).alerts;
       } catch (err) {
         this.logger.error(
           { err, segment: segment.path, alerts: segment.count },
@@ -273,6 +286,7 @@ export class Outbox {
         return this.peek(max);
       }
       // A write that failed half-way leaves fewer readable records than were counted.
+      this.countCorrupt(segment.count - alerts.length, segment.path);
       this.count -= segment.count - alerts.length;
       segment.count = alerts.length;
       if (alerts.length === 0) {
@@ -292,6 +306,7 @@ export class Outbox {
     const acked = Math.min(n, head.alerts.length - head.done);
     head.done += acked;
     this.count -= acked;
+    if (acked > 0) this.refused = false;
     if (head.done >= head.alerts.length) {
       this.head = undefined;
       await this.removeSegment(segment);

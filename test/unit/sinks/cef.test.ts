@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CEF_SEVERITY,
+  cefExtension,
+  escapeExtension,
+  escapeHeader,
+  formatCef,
+} from '../../../src/sinks/cef.ts';
+import { makeAlert } from './make-alert.ts';
+
+/** Splits a CEF record the way a SIEM parser does: 7 unescaped pipes, then `key=value` pairs. */
+function parseCef(record: string): { header: string[]; extension: Record<string, string> } {
+  const header: string[] = [];
+  let field = '';
+  let i = 0;
+  for (; i < record.length && header.length < 7; i++) {
+    const c = record[i]!;
+    if (c === '\\' && (record[i + 1] === '|' || record[i + 1] === '\\')) field += record[++i];
+    else if (c === '|') {
+      header.push(field);
+      field = '';
+    } else field += c;
+  }
+  const rest = record.slice(i);
+  const extension: Record<string, string> = {};
+  const keyAt = /(?:^| )([A-Za-z0-9]+)=/g;
+  const starts: Array<{ key: string; at: number; valueAt: number }> = [];
+  // An escaped `\=` never matches: a backslash is not a key character.
+  for (let m = keyAt.exec(rest); m; m = keyAt.exec(rest)) {
+    starts.push({ key: m[1]!, at: m.index, valueAt: m.index + m[0].length });
+  }
+  starts.forEach((s, n) => {
+    const raw = rest.slice(s.valueAt, starts[n + 1]?.at ?? rest.length);
+    extension[s.key] = raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+  });
+  return { header, extension };
+}
+
+describe('CEF escaping', () => {
+  it('escapes \\ and | in the header, and turns line breaks into spaces there', () => {
+    expect(escapeHeader('a|b\\c')).toBe('a\\|b\\\\c');
+    expect(escapeHeader('one\ntwo\r\nthree')).toBe('one two three');
+    expect(escapeHeader('a=b')).toBe('a=b');
+  });
+
+  it('escapes \\, = and line breaks in extension values, but not |', () => {
+    expect(escapeExtension('a=b\\c|d')).toBe('a\\=b\\\\c|d');
+    expect(escapeExtension('one\ntwo\rthree')).toBe('one\\ntwo\\rthree');
+  });
+});
+
+describe('formatCef', () => {
+  it('writes the header with the rule as signature and the severity on 0-10', () => {
+    const record = formatCef(makeAlert('a', { level: 'critical' }), { version: '1.2.3', hostname: 'det-0' });
+    expect(
+      record.startsWith(
+        'CEF:0|Klaxon|Klaxon|1.2.3|k8s-clusterrolebinding-cluster-admin|A ClusterRoleBinding grants cluster-admin.|10|',
+      ),
+    ).toBe(true);
+    expect(Object.values(CEF_SEVERITY).every((s) => s >= 0 && s <= 10)).toBe(true);
+  });
+
+  it('round-trips hostile values through a CEF parser: pipes, backslashes, equals signs, newlines, UTF-8', () => {
+    const alert = makeAlert('evil');
+    alert.rule.description = 'pipe | back \\ eq = new\nline';
+    alert.message = 'mallory ü 🚨 ran `sh -c "a=1 | b\\\\c"`\nsecond line';
+    alert.user = { name: 'mallory=admin|root\\x' };
+    alert.orchestrator = {
+      cluster: { name: 'prod' },
+      namespace: 'ns',
+      resource: { type: 'pods', name: 'p=1|2' },
+    };
+    const { header, extension } = parseCef(formatCef(alert, { version: '1', hostname: 'h' }));
+    expect(header[5]).toBe('pipe | back \\ eq = new line');
+    expect(extension.msg).toBe(alert.message);
+    expect(extension.suser).toBe('mallory=admin|root\\x');
+    expect(extension.cs3Label).toBe('resource');
+    expect(extension.cs3).toBe('pods/p=1|2');
+    expect(extension.cs1).toBe('prod');
+  });
+
+  it('uses the standard CEF keys for the alert context', () => {
+    const alert = makeAlert('ctx');
+    const ext = Object.fromEntries(cefExtension(alert, 'det-0'));
+    expect(ext).toMatchObject({
+      rt: String(Date.parse(alert['@timestamp'])),
+      msg: alert.message,
+      suser: 'alice',
+      src: '10.0.0.7',
+      requestClientApplication: alert.user_agent?.original,
+      act: 'create',
+      cat: 'Privilege Escalation',
+      cnt: '1',
+      externalId: alert.klaxon.alert_id,
+      dvchost: 'det-0',
+      cs1Label: 'cluster',
+      cs1: 'test',
+      cs2Label: 'namespace',
+      cs2: 'kube-system',
+      cs4Label: 'mitreTechniques',
+      cs4: 'T1098',
+    });
+  });
+
+  it('puts an IPv6 source in c6a2, never in src', () => {
+    const alert = makeAlert('v6');
+    alert.source = { ip: '2001:db8::7' };
+    const ext = Object.fromEntries(cefExtension(alert, 'h'));
+    expect(ext.src).toBeUndefined();
+    expect(ext.c6a2).toBe('2001:db8::7');
+  });
+
+  it('uses the Falco rule as the action of a Falco alert', () => {
+    const alert = makeAlert('falco');
+    delete alert.kubernetes;
+    alert.falco = { rule: 'Terminal shell in container', priority: 'Notice' };
+    expect(Object.fromEntries(cefExtension(alert, 'h')).act).toBe('Terminal shell in container');
+  });
+
+  it('cuts values to the CEF field lengths', () => {
+    const alert = makeAlert('long');
+    alert.message = 'm'.repeat(5000);
+    expect(Object.fromEntries(cefExtension(alert, 'h')).msg).toHaveLength(1023);
+  });
+});
