@@ -4,6 +4,8 @@
 #   kafka          Apache Kafka (single-node KRaft) from Maven Central, port 9092
 #   elasticsearch  Elasticsearch integ-test-zip from Maven Central, port 9200 (run as a non-root user)
 #   alertmanager   Debian's prometheus-alertmanager, port 9093
+#   rsyslog        Debian's rsyslog as a syslog receiver: TCP 10514, TLS 10515, TLS + client certificate 10516
+#   otelcol        an OpenTelemetry Collector built from the Go module proxy: OTLP/HTTP 14318, file exporter
 # Downloads, data, pid files and logs live in $KLAXON_SERVICES_DIR (default /var/tmp/klaxon-services),
 # outside the repo, so every clone (and CI) shares one cache and one set of running servers.
 set -euo pipefail
