@@ -51,6 +51,8 @@ exporters:
   file:
     path: $odir/out/logs.jsonl
     format: json
+    # A restart (the outage tests stop and start the collector) must not truncate what was written.
+    append: true
     flush_interval: 100ms
 service:
   telemetry:

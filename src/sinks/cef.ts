@@ -60,7 +60,6 @@ export function cefExtension(alert: Alert, hostname: string): Array<[string, str
   );
   add('cat', alert.threat?.tactic.name.join(','), 1023);
   add('cnt', alert.klaxon.count);
-  add('externalId', alert.klaxon.alert_id, 40);
   add('dvchost', hostname, 100);
   add('deviceProcessName', 'klaxon');
   const resource = alert.orchestrator?.resource;
@@ -70,13 +69,16 @@ export function cefExtension(alert: Alert, hostname: string): Array<[string, str
     ['resource', resource ? [resource.type, resource.name].filter(Boolean).join('/') : undefined],
     ['mitreTechniques', alert.threat?.technique.id.join(',')],
     ['containerImage', alert.container?.image?.name],
-    ['ruleId', alert.rule.id],
+    // Not `externalId`: CEF caps it at 40 characters, and the alert id (a SHA-256) has 64.
+    ['alertId', alert.klaxon.alert_id],
   ];
   custom.forEach(([label, value], i) => {
     if (value === undefined || value === '') return;
     add(`cs${i + 1}Label`, label);
     add(`cs${i + 1}`, value, 4000);
   });
+  add('flexString1Label', 'ruleId');
+  add('flexString1', alert.rule.id);
   add('cn1Label', 'revision');
   add('cn1', alert.klaxon.revision);
   return pairs;

@@ -48,7 +48,7 @@ export interface SyslogRecord {
   sd: string;
   time: string;
   msg: string;
-  /** From the JSON payload's `klaxon.alert_id`, or CEF's `externalId`. */
+  /** From the JSON payload's `klaxon.alert_id`, or CEF's `cs6` (labelled `alertId`). */
   alertId: string | undefined;
 }
 
@@ -60,7 +60,7 @@ export async function syslogRecords(input: 'tcp' | 'tls' | 'mtls'): Promise<Sysl
     if (!raw) continue;
     const msg = raw.msg.replace(/^\u{FEFF}/u, '');
     const alertId = msg.startsWith('CEF:')
-      ? parseCef(msg).extension.externalId
+      ? parseCef(msg).extension.cs6
       : (parse(msg) as Alert | undefined)?.klaxon?.alert_id;
     records.push({ ...raw, msg, alertId });
   }

@@ -111,7 +111,7 @@ describe('syslog sink → rsyslog', () => {
     ).toBe(true);
     for (const record of records) {
       const { header, extension } = parseCef(record.msg);
-      const original = alerts.find((a) => a.klaxon.alert_id === extension.externalId)!;
+      const original = alerts.find((a) => a.klaxon.alert_id === extension.cs6)!;
       expect(header.slice(0, 7)).toEqual([
         'CEF:0',
         'Klaxon',

@@ -64,7 +64,6 @@ describe('formatCef', () => {
       act: 'create',
       cat: 'Privilege Escalation',
       cnt: '1',
-      externalId: alert.klaxon.alert_id,
       dvchost: 'det-0',
       cs1Label: 'cluster',
       cs1: 'test',
@@ -72,7 +71,19 @@ describe('formatCef', () => {
       cs2: 'kube-system',
       cs4Label: 'mitreTechniques',
       cs4: 'T1098',
+      cs6Label: 'alertId',
+      cs6: alert.klaxon.alert_id,
+      flexString1Label: 'ruleId',
+      flexString1: alert.rule.id,
     });
+    expect(ext).not.toHaveProperty('externalId');
+  });
+
+  it('carries the whole 64-character alert id, which CEF externalId (40) could not', () => {
+    const alert = makeAlert('id');
+    alert.klaxon.alert_id = 'ab'.repeat(32);
+    const record = formatCef(alert, { version: '1', hostname: 'h' });
+    expect(parseCef(record).extension.cs6).toBe('ab'.repeat(32));
   });
 
   it('puts an IPv6 source in c6a2, never in src', () => {
