@@ -15,12 +15,15 @@ import { SyslogSinkSettings } from './syslog-settings.ts';
 export const BUILTIN_SINK_NAMES = ['elasticsearch', 'alertmanager', 'kafka', 'jsonl'] as const;
 
 /** A metrics label and a directory name: short, lower case, no path characters. */
-export const SinkName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower case letters, digits, "_" and "-", at most 63')
-  .refine((n) => !(BUILTIN_SINK_NAMES as readonly string[]).includes(n), {
-    message: `${BUILTIN_SINK_NAMES.join(', ')} name the sinks of their own sections`,
-  });
+const SINK_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Why a name cannot name a sink instance, or undefined when it can. */
+export function sinkNameProblem(name: string): string | undefined {
+  if (!SINK_NAME.test(name)) return 'a sink name is lower case letters, digits, "_" and "-", at most 63';
+  if ((BUILTIN_SINK_NAMES as readonly string[]).includes(name))
+    return `${BUILTIN_SINK_NAMES.join(', ')} name the sinks of their own sections`;
+  return undefined;
+}
 
 export const SinkSettings = z.discriminatedUnion('type', [
   SyslogSinkSettings,
@@ -30,5 +33,13 @@ export const SinkSettings = z.discriminatedUnion('type', [
 ]);
 export type SinkSettings = z.infer<typeof SinkSettings>;
 
-export const SinksSettings = z.record(SinkName, SinkSettings).default({});
+export const SinksSettings = z
+  .record(z.string(), SinkSettings)
+  .superRefine((sinks, ctx) => {
+    for (const name of Object.keys(sinks)) {
+      const problem = sinkNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  })
+  .default({});
 export type SinksSettings = z.infer<typeof SinksSettings>;
