@@ -265,8 +265,8 @@ export class ForwardingSink implements Sink {
     this.work.notify();
     this.stopping.notify();
     await this.opened;
-    await this.drainer;
+    // Closing the transport ends a request or write in flight, so shutdown does not wait out its timeout.
+    await Promise.all([this.drainer, this.opts.transport.close()]);
     await this.outbox?.close();
-    await this.opts.transport.close();
   }
 }

@@ -64,8 +64,9 @@ export class HttpClient {
     };
   }
 
+  /** Ends requests in flight too: their alerts stay buffered and are sent again after a restart. */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 }
 
