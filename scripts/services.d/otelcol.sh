@@ -82,13 +82,15 @@ otelcol_launch() {
 }
 
 otelcol_wait() {
-  local start=$SECONDS
+  local start=$SECONDS pid
+  pid=$(tr -dc '0-9' <"$otelcol_pidfile" 2>/dev/null || true)
   while ((SECONDS - start < timeout_s)); do
     if curl -fsS -o /dev/null -H 'content-type: application/json' --data '{}' "http://127.0.0.1:$otelcol_port/v1/logs" 2>/dev/null; then
       say "otelcol: ready at http://127.0.0.1:$otelcol_port, writing to $odir/out/logs.jsonl"
       return 0
     fi
-    pid_of "$otelcol_pidfile" klaxon-otelcol >/dev/null || port_open "$otelcol_port" || fail_start otelcol "$otelcol_log"
+    # The launched pid, not pid_of: until it execs the collector its command line is still this script's.
+    { [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; } || port_open "$otelcol_port" || fail_start otelcol "$otelcol_log"
     sleep 0.2
   done
   fail_start otelcol "$otelcol_log"
