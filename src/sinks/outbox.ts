@@ -141,13 +141,17 @@ export class Outbox {
   private async lock(): Promise<void> {
     const path = join(this.opts.dir, LOCK);
     try {
-      const owner = Number((await readFile(path, 'utf8')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new Error(`${this.opts.dir} is used by process ${owner}; give each process its own directory`);
-      }
+      // Created exclusively: of two processes starting together, one gets EEXIST.
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
+    const owner = Number((await readFile(path, 'utf8')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      throw new Error(`${this.opts.dir} is used by process ${owner}; give each process its own directory`);
+    }
+    // Left by a process that is gone (a crash): take it over.
     await writeFile(path, `${process.pid}\n`);
   }
 
