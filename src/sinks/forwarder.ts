@@ -153,8 +153,11 @@ export class ForwardingSink implements Sink {
     const refused: RejectedAlert[] = [];
     for (let i = 0; i < fresh.length; i += this.opts.batchSize) {
       const batch = fresh.slice(i, i + this.opts.batchSize);
-      refused.push(...(await this.send(batch)));
-      this.remember(batch);
+      const refusedNow = await this.send(batch);
+      refused.push(...refusedNow);
+      // Refused alerts are not remembered: if their dead letter fails, the retried chunk refuses them again.
+      const gone = new Set(refusedNow.map((r) => r.alert));
+      this.remember(batch.filter((a) => !gone.has(a)));
     }
     return refused;
   }

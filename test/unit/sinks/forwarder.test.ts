@@ -108,8 +108,12 @@ describe('ForwardingSink, hold mode', () => {
     const receiver = new FakeReceiver();
     const bad = makeAlert('bad');
     receiver.refuse.add(bad.klaxon.alert_id);
-    const refused = await sink(receiver, { name: 'hold-ref' }).write([makeAlert('ok'), bad]);
+    const s = sink(receiver, { name: 'hold-ref' });
+    const refused = await s.write([makeAlert('ok'), bad]);
     expect(refused).toEqual([{ alert: bad, sink: 'hold-ref', reason: 'bad' }]);
+    // A retried chunk (the dead letter failed) refuses it again rather than skipping it.
+    expect(await s.write([makeAlert('ok'), bad])).toEqual([{ alert: bad, sink: 'hold-ref', reason: 'bad' }]);
+    expect(receiver.received).toHaveLength(1);
   });
 });
 
