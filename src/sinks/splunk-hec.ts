@@ -45,7 +45,7 @@ export class SplunkHecTransport implements Transport {
   }
 
   /** The request bodies for these alerts, as HEC receives them. */
-  requests(alerts: readonly Alert[]): Array<{ from: number; to: number; body: string }> {
+  private requests(alerts: readonly Alert[]): Array<{ from: number; to: number; body: string }> {
     const { sourcetype, source, index, host } = this.settings;
     const events = alerts.map((a) =>
       JSON.stringify(

@@ -57,7 +57,7 @@ export class SyslogTransport implements Transport {
   }
 
   /** The bytes of one alert on the wire: an octet-counted RFC 5424 message. */
-  frame(alert: Alert): Buffer {
+  private frame(alert: Alert): Buffer {
     const empty = formatSyslog(alert, '', this.header);
     const payload =
       this.settings.format === 'cef'
