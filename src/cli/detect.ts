@@ -35,9 +35,12 @@ export function buildDetectRuntime(
     throw new ConfigError(`no detection rule loaded from ${settings.detect.rules.join(', ')}`);
   }
   const bus = kafkaBusFromSettings(settings, kafka.brokers, logger);
+  const deadLetters = deadLetterTopic(bus, kafka.deadletterTopic);
   const { sinks, elasticsearch } = sinksFromSettings(settings, {
     alertsBus: bus,
     indexEvents: settings.elasticsearch.indexEvents,
+    logger,
+    deadLetters,
   });
   if (settings.detect.alertsFile) sinks.push(new JsonlSink({ file: settings.detect.alertsFile }));
   // Created when missing: the topics the runtime writes (signals, alerts, dead letters).
@@ -55,7 +58,7 @@ export function buildDetectRuntime(
     logger,
     events: { transport, topic: kafka.eventsTopic, groupId: kafka.groupId },
     signals: { transport, topic: kafka.signalsTopic, groupId: kafka.correlateGroupId },
-    deadLetters: deadLetterTopic(bus, kafka.deadletterTopic),
+    deadLetters,
     latenessMs: settings.detect.latenessSeconds * 1000,
     eventIndex: elasticsearch?.indexEvents ? elasticsearch : undefined,
   });

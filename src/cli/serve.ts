@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type Bus, createBus, KafkaBus, MemoryBus } from '../bus/index.ts';
 import { withSpool } from '../bus/spool.ts';
-import type { Settings } from '../config.ts';
+import { ConfigError, type Settings } from '../config.ts';
 import { loadRules, type RuleSet } from '../detect/index.ts';
 import {
   announceGeneratedToken,
@@ -28,10 +28,14 @@ import { placeholdersFromSettings } from './placeholders.ts';
  * Alertmanager when configured. No alerts topic and no event index: serve's output is stdout, and
  * KLAXON_INDEX_EVENTS is `klaxon detect`'s.
  */
-async function openSinks(settings: Settings, output: AlertOutput): Promise<Sink[]> {
+async function openSinks(settings: Settings, output: AlertOutput, logger: Logger): Promise<Sink[]> {
   const stdout = new JsonlSink({ stream: process.stdout, line: (a) => alertLine(a, output), name: 'stdout' });
   const file = settings.detect.alertsFile ? [new JsonlSink({ file: settings.detect.alertsFile })] : [];
-  const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false });
+  const { sinks, elasticsearch } = sinksFromSettings(settings, {
+    indexEvents: false,
+    logger,
+    deadLetters: deadLetterLog(logger),
+  });
   await elasticsearch?.installTemplates();
   return [stdout, ...file, ...sinks];
 }
@@ -78,7 +82,14 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   const placeholders = placeholdersFromSettings(settings.detect, logger);
   const { ruleset, errors } = loadRules(settings.detect.rules, { placeholders });
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
-  const sinks = await openSinks(settings, output);
+  let sinks: Sink[];
+  try {
+    sinks = await openSinks(settings, output, logger);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`klaxon serve: ${err.message}\n`);
+    return 2;
+  }
   const onHandlerError = (err: unknown, batch: { topic: string; messages: number }) =>
     logger.error({ err, ...batch }, 'batch handler failed; redelivering');
   const events = createBus(settings, logger);
