@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { RE2JS } from 're2js';
+import { datasetNamed } from '../datasets/index.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { type Condition, ConditionError, parseCondition } from './condition.ts';
 import { expandPredicate } from './expand.ts';
@@ -18,13 +19,11 @@ import type { PlaceholderStore } from './placeholders.ts';
 
 export type EventPredicate = (event: NormalizedEvent) => boolean;
 
-/** Literal values a detection requires of an indexed field (undefined: unconstrained). */
-export interface Requirements {
-  verb?: Set<string>;
-  resource?: Set<string>;
-  /** `responseStatus.code`, as decimal text: most rules that name neither verb nor resource name a status. */
-  code?: Set<string>;
-}
+/**
+ * Literal values a detection requires of each index key of its dataset (`Dataset.index`: audit's `verb`,
+ * `resource`, `code`): an absent key is unconstrained, an empty set can never match.
+ */
+export type Requirements = Record<string, Set<string> | undefined>;
 
 export interface CompiledDetection {
   match: EventPredicate;
@@ -67,9 +66,8 @@ const SUPPORTED = new Set([
 const EXPAND_WITH = new Set(['expand', 'cidr', 'contains', 'startswith', 'endswith', 'cased', 'neq']);
 
 function scopeRoot(scope: FieldScope): (e: NormalizedEvent) => unknown {
-  if (scope === 'kubernetes.audit') return (e) => e.kubernetes?.audit;
-  if (scope === 'falco') return (e) => e.falco;
-  return (e) => e;
+  const dataset = scope === 'ecs' ? undefined : datasetNamed(scope);
+  return dataset ? dataset.fields.root : (e) => e;
 }
 
 function leafString(v: unknown): string | undefined {
@@ -376,12 +374,10 @@ function or(preds: EventPredicate[]): EventPredicate {
   };
 }
 
-function indexedField(field: string, scope: FieldScope): keyof Requirements | undefined {
-  if (scope !== 'kubernetes.audit') return undefined;
-  if (field === 'verb') return 'verb';
-  if (field === 'objectRef.resource' || field === 'resource') return 'resource';
-  if (field === 'responseStatus.code') return 'code';
-  return undefined;
+/** The index key a field name constrains in rules of this scope, if any. */
+function indexedField(field: string, scope: FieldScope): string | undefined {
+  if (scope === 'ecs') return undefined;
+  return datasetNamed(scope)?.index.find((k) => k.fields.includes(field))?.key;
 }
 
 function literalSet(raw: unknown, mods: string[]): Set<string> | undefined {
@@ -414,20 +410,19 @@ function union(sets: (Set<string> | undefined)[]): Set<string> | undefined {
 
 function combineAnd(reqs: Requirements[]): Requirements {
   const out: Requirements = {};
-  for (const r of reqs) {
-    out.verb = intersect(out.verb, r.verb);
-    out.resource = intersect(out.resource, r.resource);
-    out.code = intersect(out.code, r.code);
-  }
+  for (const r of reqs) for (const key of Object.keys(r)) out[key] = intersect(out[key], r[key]);
   return out;
 }
 
+/** A key stays constrained under OR only when every branch constrains it. */
 function combineOr(reqs: Requirements[]): Requirements {
-  return {
-    verb: union(reqs.map((r) => r.verb)),
-    resource: union(reqs.map((r) => r.resource)),
-    code: union(reqs.map((r) => r.code)),
-  };
+  const out: Requirements = {};
+  const keys = new Set(reqs.flatMap((r) => Object.keys(r)));
+  for (const key of keys) {
+    const sets = union(reqs.map((r) => r[key]));
+    if (sets) out[key] = sets;
+  }
+  return out;
 }
 
 function compileMap(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { datasetForLogsource, datasetNamed, knownLogsources } from '../datasets/index.ts';
 import { rulesLoaded, rulesRejected } from '../metrics.ts';
 import { Level } from '../schema/alert.ts';
 import { durationMs, KlaxonRuleOptions, RuleTests } from '../schema/rule.ts';
@@ -36,12 +37,6 @@ export interface LoadResult {
 }
 
 const DEFAULT_SUPPRESS_WINDOW = '10m';
-const DEFAULT_SUPPRESS_BY = [
-  'orchestrator.cluster.name',
-  'user.name',
-  'orchestrator.namespace',
-  'orchestrator.resource.name',
-];
 
 /** Files to load: the YAML files named, and those under the directories named, in a stable order. */
 export function ruleFiles(paths: string[]): { files: string[]; errors: LoadError[] } {
@@ -100,12 +95,9 @@ function lineAt(doc: Document, lc: LineCounter, path: (string | number)[]): numb
   return lc.linePos(pos).line;
 }
 
+/** The dataset whose events a logsource selects (`src/datasets`), by its name. */
 function scopeOf(logsource: Record<string, string>): Exclude<FieldScope, 'ecs'> | undefined {
-  const product = logsource.product?.toLowerCase();
-  const service = logsource.service?.toLowerCase();
-  if (product === 'kubernetes' && (service === undefined || service === 'audit')) return 'kubernetes.audit';
-  if (product === 'falco') return 'falco';
-  return undefined;
+  return datasetForLogsource(logsource)?.name;
 }
 
 function stringList(v: unknown): string[] {
@@ -173,7 +165,7 @@ function buildDetection(
   const scope = scopeOf(logsource);
   if (!scope)
     throw new DocError(
-      `logsource ${JSON.stringify(logsource)} is not one Klaxon reads (product: kubernetes, service: audit; or product: falco)`,
+      `logsource ${JSON.stringify(logsource)} is not one Klaxon reads (${knownLogsources()})`,
       ['logsource'],
     );
   const opts = klaxonOptions(raw);
@@ -181,8 +173,7 @@ function buildDetection(
     every: opts.arrays === 'every',
     placeholders,
   });
-  const byNames =
-    opts.suppress?.by ?? (scope === 'falco' ? [...DEFAULT_SUPPRESS_BY, 'rule'] : DEFAULT_SUPPRESS_BY);
+  const byNames = opts.suppress?.by ?? [...datasetNamed(scope)!.suppressBy];
   return {
     kind: 'detection',
     index,
