@@ -123,6 +123,13 @@ export class Detector {
     return st;
   }
 
+  /** Live correlation groups, all clusters together. */
+  get correlationGroups(): number {
+    let n = 0;
+    for (const st of this.clusters.values()) n += st.correlator.size;
+    return n;
+  }
+
   /** Drops every window without emitting anything (the engine is being replaced after a rebalance). */
   discard(): void {
     for (const st of this.clusters.values()) st.correlator.discard();
