@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { bool, bytes, int, list, MiB } from './config-values.ts';
 import { filterFields } from './sinks/filter.ts';
 import { SinksSettings } from './sinks/settings.ts';
+import { SourcesSettings } from './sources/settings.ts';
 
 /**
  * Every Klaxon setting, in ONE zod schema grouped by section. Values come from an
@@ -66,6 +67,8 @@ export const Settings = z.object({
       signalsTopic: z.string().min(1).default('klaxon.signals'),
       alertsTopic: z.string().min(1).default('klaxon.alerts'),
       deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
+      /** Compacted topic of the pull sources' checkpoints, shared by every ingest replica. */
+      stateTopic: z.string().min(1).default('klaxon.state'),
       /** Consumer group of `detect` on the events topic. */
       groupId: z.string().min(1).default('klaxon-detect'),
       /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
@@ -183,6 +186,17 @@ export const Settings = z.object({
     .prefault({}),
   /** Named sink instances (`<name>: {type: syslog|otlp|splunk-hec|alertmanager, ...}`), settings file only. */
   sinks: SinksSettings,
+  sources: SourcesSettings,
+  state: z
+    .object({
+      /**
+       * Where what must survive a restart is kept when there is no Kafka: pull sources' checkpoints
+       * (`klaxon serve`, `klaxon ingest` without `KAFKA_BROKERS`). With Kafka it is the state topic.
+       */
+      dir: z.string().min(1).default('./var/state'),
+    })
+    .strict()
+    .prefault({}),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -198,6 +212,8 @@ export const ENV_VARS = {
   KLAXON_SIGNALS_TOPIC: 'kafka.signalsTopic',
   KLAXON_ALERTS_TOPIC: 'kafka.alertsTopic',
   KLAXON_DEADLETTER_TOPIC: 'kafka.deadletterTopic',
+  KLAXON_STATE_TOPIC: 'kafka.stateTopic',
+  KLAXON_STATE_DIR: 'state.dir',
   KLAXON_GROUP_ID: 'kafka.groupId',
   KLAXON_CORRELATE_GROUP_ID: 'kafka.correlateGroupId',
   KLAXON_SERVE_GROUP_ID: 'kafka.serveGroupId',

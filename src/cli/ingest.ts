@@ -8,6 +8,7 @@ import {
   planOrReport,
   settingsFromFlags,
   startBusOrReport,
+  startSourcesOrReport,
 } from '../ingest/lifecycle.ts';
 import { startIngestServer } from '../ingest/server.ts';
 import { createLogger } from '../log.ts';
@@ -25,10 +26,16 @@ async function ingest(flags: ListenFlags): Promise<number> {
   const plan = planOrReport('ingest', settings);
   if (!plan) return 2;
   // Kafka down at start is survivable: events go to the spool until it is reachable.
-  const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: true });
+  const events = createBus(settings, logger);
+  const bus = withSpool(events, settings, logger, { startOffline: true });
   if (!(await startBusOrReport('ingest', bus, `cannot open the spool in ${settings.ingest.spool.dir}`)))
     return 1;
-  const server = await startIngestServer({ settings, plan, bus, logger });
+  const sources = await startSourcesOrReport('ingest', settings, { bus: events, publishTo: bus }, logger);
+  if (!sources) {
+    await bus.stop();
+    return 1;
+  }
+  const server = await startIngestServer({ settings, plan, bus, logger, sourceProblems: sources.problems });
   announceGeneratedToken(plan.generatedToken);
   logger.info(
     { url: server.url, bus: bus.kind, topic: settings.kafka.eventsTopic },
@@ -37,6 +44,7 @@ async function ingest(flags: ListenFlags): Promise<number> {
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'shutting down');
     await server.close();
+    await sources.stop();
     await bus.stop();
   });
   return 0;

@@ -10,6 +10,7 @@ import {
   planOrReport,
   settingsFromFlags,
   startBusOrReport,
+  startSourcesOrReport,
 } from '../ingest/lifecycle.ts';
 import { startIngestServer } from '../ingest/server.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -99,7 +100,13 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   await memory.start();
   const runtime = buildServeRuntime(settings, { events, memory }, ruleset, sinks, logger);
   await runtime.start();
-  const server = await startIngestServer({ settings, plan, bus, logger });
+  const sources = await startSourcesOrReport('serve', settings, { bus: events, publishTo: bus }, logger);
+  if (!sources) {
+    await runtime.stop({ drainMs: 0 });
+    await bus.stop();
+    return 1;
+  }
+  const server = await startIngestServer({ settings, plan, bus, logger, sourceProblems: sources.problems });
   announceGeneratedToken(plan.generatedToken);
   logger.info(
     { url: server.url, bus: bus.kind, rules: ruleset.rules.length, ruleErrors: errors.length },
@@ -108,6 +115,7 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'shutting down');
     await server.close();
+    await sources.stop();
     // The in-memory bus does not survive the process: detect what ingest accepted first.
     await runtime.stop({ drainMs: 10_000 });
     await bus.stop();

@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config.ts';
+import { ClusterName } from '../schema/cluster.ts';
 
 /**
  * Who sent a request. The credential names the cluster; the payload never does, so a
@@ -12,14 +13,6 @@ import { ConfigError } from '../config.ts';
 export type AuthResult =
   | { ok: true; cluster: string; via: 'token' | 'mtls' }
   | { ok: false; status: 400 | 401 | 403; error: string; reason: string };
-
-/** DNS-label-like: what EKS, GKE and AKS allow as cluster names, and safe as a metric label and in an index. */
-export const ClusterName = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/,
-    'cluster names are 1-63 letters, digits, "-" or "_", starting and ending with a letter or digit',
-  );
 
 /** The shortest bearer token accepted: 32 characters, e.g. `openssl rand -base64 32` gives 44. */
 export const MIN_TOKEN_LENGTH = 32;

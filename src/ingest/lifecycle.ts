@@ -1,5 +1,7 @@
 import type { Bus } from '../bus/index.ts';
 import { ConfigError, loadConfig, type Settings } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { startConfiguredSources } from '../sources/start.ts';
 import { type ListenPlan, planListener, UnsafeListenError } from './server.ts';
 
 /** Flags shared by `serve` and `ingest`. */
@@ -46,6 +48,28 @@ export async function startBusOrReport(command: string, bus: Bus, what: string):
     process.stderr.write(`klaxon ${command}: ${what}: ${(err as Error).message}\n`);
     await bus.stop();
     return false;
+  }
+}
+
+/** Starts the pull sources of `sources:`; when one cannot start, says why on stderr and returns undefined. */
+export async function startSourcesOrReport(
+  command: string,
+  settings: Settings,
+  buses: { bus: Bus; publishTo: Bus },
+  logger: Logger,
+): Promise<{ problems(): string[]; stop(): Promise<void> } | undefined> {
+  try {
+    const sources = await startConfiguredSources(settings, buses, logger);
+    return {
+      problems: sources.problems,
+      stop: async () => {
+        await sources.stop();
+        await sources.closeCheckpoints();
+      },
+    };
+  } catch (err) {
+    process.stderr.write(`klaxon ${command}: cannot start the sources: ${(err as Error).message}\n`);
+    return undefined;
   }
 }
 

@@ -98,6 +98,7 @@ export async function startIngestServer(options: {
   bus: Bus;
   logger: Logger;
   publisher?: EventPublisher;
+  sourceProblems?: () => string[];
 }): Promise<RunningIngest> {
   const { plan } = options;
   const app = await buildIngestApp({
@@ -107,6 +108,7 @@ export async function startIngestServer(options: {
     auth: plan.auth,
     logger: options.logger,
     https: plan.https,
+    sourceProblems: options.sourceProblems,
   });
   await app.listen({ host: plan.host, port: plan.port });
   const address = app.server.address();

@@ -1,18 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { registry } from '../metrics.ts';
+import { healthRoutes } from '../ingest/health.ts';
 
-/** `/healthz` (alive), `/readyz` (ready to do its job, with the reason when not), `/metrics`. */
+/** The health and metrics app of `klaxon detect`: the same routes as ingest's. */
 export function healthApp(ready: () => Promise<{ ready: boolean; reason?: string }>): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const state = await ready();
-    return state.ready
-      ? { status: 'ready' }
-      : reply.code(503).send({ error: 'not_ready', reason: state.reason ?? 'not ready' });
-  });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
+  app.register(
+    healthRoutes(async () => {
+      const state = await ready();
+      return state.ready ? { ready: true } : { ready: false, reason: state.reason ?? 'not ready' };
+    }),
   );
   return app;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Alert } from '../../../src/schema/alert.ts';
+import { concatenatedValues } from '../../../src/sources/json-sequence.ts';
 
 // README's quick start, run as written (bash, npm start, sed, curl), with two substitutions only:
 // `npm ci` is already done, and the fixed port 8080 becomes a free one (KLAXON_PORT), since unit
@@ -97,13 +98,12 @@ wait
     });
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code, stderr).toBe(0);
-    const lines = stdout.split('\n').filter((l) => l !== '');
-    // curl's answer, then serve's alerts (serve's stdout is the script's: a pipe, so JSON lines).
-    const answer = JSON.parse(lines.find((l) => l.startsWith('{"accepted"')) ?? '{}') as {
-      accepted?: number;
-    };
-    expect(answer.accepted).toBeGreaterThan(0);
-    const alerts = lines.filter((l) => !l.startsWith('{"accepted"')).map((l) => Alert.parse(JSON.parse(l)));
+    // curl's answer and serve's alerts share the script's stdout (a pipe, so JSON lines): serve may write an
+    // alert between curl's answer and its newline, so the output is read as a sequence of JSON values.
+    const values = (concatenatedValues(stdout) ?? []).map((v) => v.value as Record<string, unknown>);
+    const answer = values.find((v) => 'accepted' in v) as { accepted?: number } | undefined;
+    expect(answer?.accepted).toBeGreaterThan(0);
+    const alerts = values.filter((v) => !('accepted' in v)).map((v) => Alert.parse(v));
     expect(alerts.length).toBeGreaterThan(0);
     expect(new Set(alerts.map((a) => a.orchestrator?.cluster?.name))).toEqual(new Set(['local']));
   }, 120_000);
