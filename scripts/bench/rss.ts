@@ -52,7 +52,6 @@ export function measureCorrelationRss(rulePaths: string[], keys: number, seed: n
   });
 }
 
-
 async function child(options: { rulePaths: string[]; keys: number; seed: number }): Promise<void> {
   const { Detector, loadRules } = await import('../../src/detect/index.ts');
   const { normalizeAudit } = await import('../../src/normalize/index.ts');
