@@ -35,7 +35,14 @@ async function ingest(flags: ListenFlags): Promise<number> {
     await bus.stop();
     return 1;
   }
-  const server = await startIngestServer({ settings, plan, bus, logger, sourceProblems: sources.problems });
+  const server = await startIngestServer({
+    settings,
+    plan,
+    bus,
+    logger,
+    sourceProblems: sources.problems,
+    sourceRoutes: sources.routes,
+  });
   announceGeneratedToken(plan.generatedToken);
   logger.info(
     { url: server.url, bus: bus.kind, topic: settings.kafka.eventsTopic },

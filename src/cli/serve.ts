@@ -106,7 +106,14 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
     await bus.stop();
     return 1;
   }
-  const server = await startIngestServer({ settings, plan, bus, logger, sourceProblems: sources.problems });
+  const server = await startIngestServer({
+    settings,
+    plan,
+    bus,
+    logger,
+    sourceProblems: sources.problems,
+    sourceRoutes: sources.routes,
+  });
   announceGeneratedToken(plan.generatedToken);
   logger.info(
     { url: server.url, bus: bus.kind, rules: ruleset.rules.length, ruleErrors: errors.length },

@@ -6,6 +6,7 @@ import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ingestRejected } from '../metrics.ts';
 import { Acceptor } from '../sources/accept.ts';
+import type { SourceRoutes } from '../sources/types.ts';
 import type { AuthConfig } from './auth.ts';
 import { clientErrorHandler, effectiveMaxConnections, limitConnections } from './connections.ts';
 import { sendError } from './errors.ts';
@@ -27,6 +28,8 @@ export interface IngestAppOptions {
   https?: { cert: Buffer; key: Buffer; ca?: Buffer };
   /** Pull sources that cannot read now: `/readyz` says degraded and names them. */
   sourceProblems?: () => string[];
+  /** Routes of push sources (`sources:`), which authenticate their own senders. */
+  sourceRoutes?: SourceRoutes[];
 }
 
 /**

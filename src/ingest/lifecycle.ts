@@ -2,6 +2,7 @@ import type { Bus } from '../bus/index.ts';
 import { ConfigError, loadConfig, type Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { startConfiguredSources } from '../sources/start.ts';
+import type { SourceRoutes } from '../sources/types.ts';
 import { type ListenPlan, planListener, UnsafeListenError } from './server.ts';
 
 /** Flags shared by `serve` and `ingest`. */
@@ -57,10 +58,11 @@ export async function startSourcesOrReport(
   settings: Settings,
   buses: { bus: Bus; publishTo: Bus },
   logger: Logger,
-): Promise<{ problems(): string[]; stop(): Promise<void> } | undefined> {
+): Promise<{ routes: SourceRoutes[]; problems(): string[]; stop(): Promise<void> } | undefined> {
   try {
     const sources = await startConfiguredSources(settings, buses, logger);
     return {
+      routes: sources.routes,
       problems: sources.problems,
       stop: async () => {
         await sources.stop();

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Bus } from '../bus/index.ts';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { SourceRoutes } from '../sources/types.ts';
 import { buildIngestApp } from './app.ts';
 import { type AuthConfig, loadClientSubjects, TokenTable } from './auth.ts';
 import type { EventPublisher } from './publisher.ts';
@@ -99,6 +100,7 @@ export async function startIngestServer(options: {
   logger: Logger;
   publisher?: EventPublisher;
   sourceProblems?: () => string[];
+  sourceRoutes?: SourceRoutes[];
 }): Promise<RunningIngest> {
   const { plan } = options;
   const app = await buildIngestApp({
@@ -109,6 +111,7 @@ export async function startIngestServer(options: {
     logger: options.logger,
     https: plan.https,
     sourceProblems: options.sourceProblems,
+    sourceRoutes: options.sourceRoutes,
   });
   await app.listen({ host: plan.host, port: plan.port });
   const address = app.server.address();

@@ -1,9 +1,10 @@
 import { SOURCE_MODULES } from './registry.ts';
 import type { SourceSettings, SourcesSettings } from './settings.ts';
-import type { PullSource, SourceContext, SourceModule } from './types.ts';
+import type { PullSource, SourceContext, SourceModule, SourceRoutes } from './types.ts';
 
-/** The configured pull sources, running. */
+/** The configured sources: pull sources running, and the routes of push sources for the ingest server. */
 export interface RunningSources {
+  routes: SourceRoutes[];
   /** Sources that cannot read now, with the reason (`/readyz` says degraded, not down: the routes still work). */
   problems(): string[];
   stop(): Promise<void>;
@@ -11,18 +12,22 @@ export interface RunningSources {
 
 type Shared = Omit<SourceContext, 'name'>;
 
-async function create(name: string, config: SourceSettings, ctx: Shared): Promise<PullSource> {
+async function moduleOf(config: SourceSettings): Promise<SourceModule<SourceSettings>> {
   // The registry pairs each type with its module; TypeScript cannot follow the pairing through the union.
-  const module = (await SOURCE_MODULES[config.type]()) as SourceModule<SourceSettings>;
-  return module.create(config, { ...ctx, name, logger: ctx.logger.child({ source: name }) });
+  return (await SOURCE_MODULES[config.type]()) as SourceModule<SourceSettings>;
 }
 
 /** Starts every source of `sources:` on the shared accept path; one that fails to start stops the others. */
 export async function startSources(sources: SourcesSettings, ctx: Shared): Promise<RunningSources> {
   const running: Array<{ name: string; source: PullSource }> = [];
+  const routes: SourceRoutes[] = [];
   try {
     for (const [name, config] of Object.entries(sources)) {
-      const source = await create(name, config, ctx);
+      const module = await moduleOf(config);
+      const own = { ...ctx, name, logger: ctx.logger.child({ source: name }) };
+      if (module.routes) routes.push(module.routes(config, own));
+      if (!module.create) continue;
+      const source = module.create(config, own);
       await source.start();
       running.push({ name, source });
     }
@@ -31,6 +36,7 @@ export async function startSources(sources: SourcesSettings, ctx: Shared): Promi
     throw err;
   }
   return {
+    routes,
     problems: () =>
       running.flatMap(({ name, source }) => {
         const s = source.status();

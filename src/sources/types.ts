@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
 import type { Acceptor } from './accept.ts';
 import type { CheckpointStore } from './checkpoints.ts';
@@ -23,7 +24,15 @@ export interface PullSource {
   status(): { ok: boolean; reason?: string };
 }
 
-/** The implementation of one source type: builds a running source from its validated settings. */
+/**
+ * Routes a push source adds to the ingest server (Firehose's HTTP endpoint delivery, Pub/Sub push). They sit
+ * outside the bearer-token guard: each authenticates its own sender (a Firehose access key, a Pub/Sub OIDC
+ * token) and names the cluster from that credential or its configuration, never from the payload.
+ */
+export type SourceRoutes = (app: FastifyInstance) => Promise<void>;
+
+/** The implementation of one source type: a running pull source, or routes on the ingest server, or both. */
 export interface SourceModule<C> {
-  create(config: C, ctx: SourceContext): PullSource;
+  create?(config: C, ctx: SourceContext): PullSource;
+  routes?(config: C, ctx: SourceContext): SourceRoutes;
 }
