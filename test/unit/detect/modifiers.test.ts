@@ -191,7 +191,9 @@ describe('modifier chains accepted, and what they do', () => {
   });
   it('fieldref with neq or all', () => {
     expect(m('sel:\n  objectRef.name|fieldref|neq: objectRef.namespace\ncondition: sel')).toBe(true);
-    expect(m('sel:\n  objectRef.name|fieldref|neq: requestObject.metadata.owner\ncondition: sel')).toBe(false);
+    expect(m('sel:\n  objectRef.name|fieldref|neq: requestObject.metadata.owner\ncondition: sel')).toBe(
+      false,
+    );
     const both = '[requestObject.metadata.owner, requestObject.metadata.team]';
     expect(m(`sel:\n  objectRef.name|fieldref|all: ${both}\ncondition: sel`)).toBe(true);
     const one = '[requestObject.metadata.owner, objectRef.namespace]';
