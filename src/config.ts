@@ -72,6 +72,19 @@ const subjectMap = z.preprocess(
   z.record(z.string().min(1), z.string().min(1)),
 );
 
+/** `name=file,name2=file2` in the environment; a mapping to a file or an inline list in the YAML file. */
+const placeholderMap = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const parsed = subjectMap.safeParse(v);
+    return parsed.success ? parsed.data : v;
+  },
+  z.record(
+    z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a placeholder name: letters, digits, ".", "_" and "-"'),
+    z.union([z.string().min(1), z.array(z.string())]),
+  ),
+);
+
 const MiB = 1024 * 1024;
 
 export const Settings = z.object({
@@ -193,6 +206,10 @@ export const Settings = z.object({
       port: int(0, 65_535).default(8081),
       /** How late (event time) a signal may arrive and still join its correlation window. */
       latenessSeconds: int(0, 86_400).default(30),
+      /** Values of the rules' `%placeholders%` (Sigma `expand`): name → file (one value a line) or inline list. */
+      placeholders: placeholderMap.default({}),
+      /** How often placeholder files are checked for changes (they are re-read without a restart). */
+      placeholderReloadSeconds: int(1, 86_400).default(30),
     })
     .strict()
     .prefault({}),
@@ -256,6 +273,8 @@ export const ENV_VARS = {
   KLAXON_ALERTS_FILE: 'detect.alertsFile',
   KLAXON_DETECT_PORT: 'detect.port',
   KLAXON_LATENESS_SECONDS: 'detect.latenessSeconds',
+  KLAXON_PLACEHOLDERS: 'detect.placeholders',
+  KLAXON_PLACEHOLDER_RELOAD_SECONDS: 'detect.placeholderReloadSeconds',
   KLAXON_LOG_LEVEL: 'log.level',
 } as const satisfies Record<string, string>;
 

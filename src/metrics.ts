@@ -110,6 +110,18 @@ export const rulesRejected = new Counter({
   help: 'Rule files or documents that failed to load.',
   registers: r,
 });
+export const placeholderValues = new Gauge({
+  name: 'klaxon_placeholder_values',
+  help: 'Values held by each configured rule placeholder (detect.placeholders), by placeholder name.',
+  labelNames: ['name'] as const,
+  registers: r,
+});
+export const placeholderReloads = new Counter({
+  name: 'klaxon_placeholder_reloads_total',
+  help: 'Re-reads of placeholder files after they changed, by outcome (ok|error).',
+  labelNames: ['outcome'] as const,
+  registers: r,
+});
 export const correlationKeys = new Gauge({
   name: 'klaxon_correlation_keys',
   help: 'Live correlation windows (rule x group key).',

@@ -30,8 +30,8 @@ receivers:
 EOF
   [[ -f $am_log ]] && mv -f "$am_log" "$am_log.1"
   say "starting Alertmanager on 127.0.0.1:$am_port"
-  detached "$(am_bin)" --config.file="$adir/alertmanager.yml" --storage.path="$adir/data" \
-    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$am_log" 2>&1 &
+  setsid nohup "$(am_bin)" --config.file="$adir/alertmanager.yml" --storage.path="$adir/data" \
+    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$am_log" 2>&1 </dev/null 9>&- &
   echo $! >"$am_pidfile"
 }
 

@@ -81,8 +81,8 @@ es_launch() {
   es_configure
   rm -f "$es_pidfile"
   say "starting Elasticsearch $es_version on 127.0.0.1:$es_port (Java at $(es_java_home))"
-  (cd "$edir" && close_inherited_fds && es_as env ES_JAVA_HOME="$(es_java_home)" ES_TMPDIR="$edir/tmp" ES_JAVA_OPTS="" \
-    setsid nohup "$es_home/bin/elasticsearch" -d -p "$es_pidfile" >"$es_start_log" 2>&1 </dev/null) &
+  (cd "$edir" && es_as env ES_JAVA_HOME="$(es_java_home)" ES_TMPDIR="$edir/tmp" ES_JAVA_OPTS="" \
+    setsid nohup "$es_home/bin/elasticsearch" -d -p "$es_pidfile" >"$es_start_log" 2>&1 </dev/null 9>&-) &
   es_launcher=$!
 }
 

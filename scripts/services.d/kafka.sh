@@ -4,6 +4,12 @@ kdir=$base/kafka
 kafka_pidfile=$kdir/kafka.pid
 kafka_log=$kdir/kafka.log
 kafka_lib=$kdir/lib-$kafka_version
+# Azure Event Hubs' Kafka endpoint authenticates with SASL PLAIN, user `$ConnectionString`,
+# password the connection string. Two more listeners speak that: SASL_PLAINTEXT and SASL_SSL
+# (TLS with a test CA). The credentials and the CA are made once in $ksasl; tests read the files.
+kafka_sasl_port=9094
+kafka_sasl_ssl_port=9095
+ksasl=$kdir/sasl
 
 kafka_fetch() {
   [[ -f $kafka_lib/.complete ]] && return 0
@@ -37,17 +43,62 @@ EOF
   mv "$kafka_lib.tmp" "$kafka_lib"
 }
 
+# kafka_sasl_material: once (and again when the server certificate is about to expire) makes the
+# Event Hubs-shaped connection strings, a test CA and the SASL_SSL listener's certificate for
+# 127.0.0.1 and localhost. Private keys and credentials are readable by their owner only.
+kafka_sasl_material() {
+  if [[ -s $ksasl/server-keystore.pem && -s $ksasl/connection-string ]] &&
+    openssl x509 -checkend 86400 -noout -in "$ksasl/server.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the Kafka SASL_SSL test certificate (apt-get install openssl)"
+  say "making the Kafka SASL test CA, certificate and connection strings in $ksasl (once)"
+  rm -rf "$ksasl"
+  mkdir -p "$ksasl"
+  (
+    umask 077
+    cd "$ksasl"
+    local hub='Endpoint=sb://klaxon-test.servicebus.windows.net/;SharedAccessKeyName=klaxon-listen;SharedAccessKey='
+    printf '%s%s\n' "$hub" "$(openssl rand -base64 32)" >connection-string
+    printf '%s%s\n' "$hub" "$(openssl rand -base64 32)" >wrong-connection-string
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj '/CN=Klaxon test CA' &&
+      openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+        -extfile server.ext -out server.pem &&
+      cat server.key server.pem >server-keystore.pem
+  ) >"$kdir/openssl.log" 2>&1 || {
+    cat "$kdir/openssl.log" >&2
+    rm -rf "$ksasl"
+    die "openssl could not make the Kafka SASL_SSL test certificate"
+  }
+  chmod 644 "$ksasl/ca.pem"
+}
+
+# kafka_jaas: the broker-side PLAIN login, one line for server.properties. The second connection
+# string is deliberately absent: tests use it to see the broker refuse a wrong password.
+kafka_jaas() {
+  printf 'org.apache.kafka.common.security.plain.PlainLoginModule required user_$ConnectionString="%s";' \
+    "$(cat "$ksasl/connection-string")"
+}
+
 kafka_configure() {
+  kafka_sasl_material
   mkdir -p "$kdir/data"
   cat >"$kdir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$kafka_controller_port
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port,SASL_PLAINTEXT://127.0.0.1:$kafka_sasl_port,SASL_SSL://127.0.0.1:$kafka_sasl_ssl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_PLAINTEXT://127.0.0.1:$kafka_sasl_port,SASL_SSL://127.0.0.1:$kafka_sasl_ssl_port
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$(kafka_jaas)
+listener.name.sasl_ssl.plain.sasl.jaas.config=$(kafka_jaas)
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$ksasl/server-keystore.pem
 log.dirs=$kdir/data
 num.partitions=1
 auto.create.topics.enable=true
@@ -86,7 +137,14 @@ kafka_ready() {
 }
 
 kafka_launch() {
-  if pid_of "$kafka_pidfile" klaxon.service=kafka >/dev/null; then return 0; fi
+  local pid
+  if pid=$(pid_of "$kafka_pidfile" klaxon.service=kafka); then
+    port_open "$kafka_sasl_ssl_port" && return 0
+    # Started by a scripts/services from before the SASL listeners: restart it with them
+    # (topic data survives a restart).
+    say "Kafka (pid $pid) runs without the SASL listeners; restarting it with them"
+    stop_pid kafka "$pid"
+  fi
   if port_open "$kafka_port"; then
     say "port $kafka_port is taken by a process not started here; using it as Kafka if it answers"
     return 0
@@ -95,21 +153,31 @@ kafka_launch() {
   kafka_configure
   [[ -f $kafka_log ]] && mv -f "$kafka_log" "$kafka_log.1"
   say "starting Kafka $kafka_version on 127.0.0.1:$kafka_port"
-  detached java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -Dklaxon.service=kafka \
+  setsid nohup java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -Dklaxon.service=kafka \
     -Dlog4j2.configurationFile="$kdir/log4j2.properties" -cp "$kafka_lib/*" \
-    kafka.Kafka "$kdir/server.properties" >"$kafka_log" 2>&1 &
+    kafka.Kafka "$kdir/server.properties" >"$kafka_log" 2>&1 </dev/null 9>&- &
   echo $! >"$kafka_pidfile"
 }
 
 kafka_wait() {
-  local start=$SECONDS
+  local start=$SECONDS ready=false
   while ((SECONDS - start < timeout_s)); do
     if [[ -s $kafka_pidfile ]] && ! pid_of "$kafka_pidfile" klaxon.service=kafka >/dev/null && ! port_open "$kafka_port"; then
       fail_start kafka "$kafka_log"
     fi
-    if kafka_ready 10; then return 0; fi
+    if kafka_ready 10; then
+      ready=true
+      break
+    fi
   done
-  fail_start kafka "$kafka_log"
+  $ready || fail_start kafka "$kafka_log"
+  if port_open "$kafka_sasl_port" && port_open "$kafka_sasl_ssl_port"; then
+    say "kafka: SASL PLAIN listeners at 127.0.0.1:$kafka_sasl_port (SASL_PLAINTEXT) and 127.0.0.1:$kafka_sasl_ssl_port (SASL_SSL)"
+  elif pid_of "$kafka_pidfile" klaxon.service=kafka >/dev/null; then
+    fail_start kafka "$kafka_log"
+  else
+    say "WARNING: the Kafka on port $kafka_port was not started here and has no SASL listeners on $kafka_sasl_port/$kafka_sasl_ssl_port: the Event Hubs (SASL) tests will fail"
+  fi
 }
 
 kafka_stop() {
@@ -121,7 +189,9 @@ kafka_stop() {
 kafka_status() {
   local pid
   if pid=$(pid_of "$kafka_pidfile" klaxon.service=kafka); then
-    echo "kafka: running (pid $pid) on 127.0.0.1:$kafka_port, Kafka $kafka_version, log $kafka_log"
+    local sasl="SASL_PLAINTEXT $kafka_sasl_port, SASL_SSL $kafka_sasl_ssl_port"
+    port_open "$kafka_sasl_ssl_port" || sasl="no SASL listeners: started by an older scripts/services, 'up' restarts it"
+    echo "kafka: running (pid $pid) on 127.0.0.1:$kafka_port ($sasl), Kafka $kafka_version, log $kafka_log"
   elif port_open "$kafka_port"; then
     echo "kafka: port $kafka_port open, served by a process not started by scripts/services"
   else
@@ -131,5 +201,13 @@ kafka_status() {
 }
 
 kafka_purge() { rm -rf "$kdir/data"; }
+
+kafka_env() {
+  echo "KLAXON_TEST_EVENTHUBS_SASL_BROKERS=127.0.0.1:$kafka_sasl_port"
+  echo "KLAXON_TEST_EVENTHUBS_SASL_SSL_BROKERS=127.0.0.1:$kafka_sasl_ssl_port"
+  echo "KLAXON_TEST_EVENTHUBS_CA_FILE=$ksasl/ca.pem"
+  echo "KLAXON_TEST_EVENTHUBS_CONNECTION_STRING_FILE=$ksasl/connection-string"
+  echo "KLAXON_TEST_EVENTHUBS_WRONG_CONNECTION_STRING_FILE=$ksasl/wrong-connection-string"
+}
 
 register_service kafka kafka kafka

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Real test services for Klaxon, on 127.0.0.1, without Docker. One file per service in this
-# folder (<name>.sh) defines <prefix>_launch, _wait, _stop, _status and _purge and registers itself:
-#   kafka          Apache Kafka (single-node KRaft) from Maven Central, port 9092
+# folder (<name>.sh) defines <prefix>_launch, _wait, _stop, _status and _purge (and may define
+# <prefix>_env) and registers itself:
+#   kafka          Apache Kafka (single-node KRaft) from Maven Central, port 9092; SASL PLAIN as
+#                  Azure Event Hubs does it on 9094 (SASL_PLAINTEXT) and 9095 (SASL_SSL)
 #   elasticsearch  Elasticsearch integ-test-zip from Maven Central, port 9200 (run as a non-root user)
 #   alertmanager   Debian's prometheus-alertmanager, port 9093
+#   moto           moto's AWS emulator (CloudWatch Logs) from PyPI in a venv, port 5000
+#   pubsub         Google's in-memory Pub/Sub server (pstest), built with Go, port 8085
 # Downloads, data, pid files and logs live in $KLAXON_SERVICES_DIR (default /var/tmp/klaxon-services),
 # outside the repo, so every clone (and CI) shares one cache and one set of running servers.
 set -euo pipefail
+
+# Close every descriptor above 2 a caller left open (bash reads this script on 255). Run as
+# `flock /tmp/klaxon-it.lock scripts/services up`, the lock is such a descriptor, and a server
+# started from here would hold the shared lock for as long as it runs.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if ((fd > 2 && fd != 255)); then eval "exec $fd>&-"; fi
+done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 base=${KLAXON_SERVICES_DIR:-/var/tmp/klaxon-services}
@@ -29,8 +41,8 @@ usage() {
 usage: scripts/services up|start [NAME...]      start (downloading once) and wait until ready
        scripts/services down|stop [--purge] [NAME...]  stop; --purge also deletes the data
        scripts/services status [NAME...]        print each service's state (exit 1 if one is not running)
-       scripts/services env                     print the endpoints as shell variables
-NAME: a service of scripts/services.d (kafka, elasticsearch, alertmanager, ...); none = all
+       scripts/services env [NAME...]           print the endpoints as shell variables
+NAME: a service of scripts/services.d (kafka, elasticsearch, alertmanager, moto, pubsub); none = all
 EOF
   exit 2
 }
@@ -46,25 +58,6 @@ pid_of() {
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
   printf '%s\n' "$pid"
-}
-
-# close_inherited_fds: closes every descriptor above 2 of the current (sub)shell, so a server started
-# from it never holds a lock or pipe of whoever started it (a test runner's `flock`, this script's own
-# lock on fd 9) for as long as it runs.
-close_inherited_fds() {
-  local fd
-  for fd in /proc/self/fd/*; do
-    fd=${fd##*/}
-    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
-
-# detached CMD...: runs CMD in a new session, stdin from /dev/null, with no inherited descriptors.
-detached() {
-  (
-    close_inherited_fds
-    exec setsid nohup "$@" </dev/null
-  )
 }
 
 fail_start() {
@@ -165,6 +158,9 @@ env)
   echo "KAFKA_BROKERS=127.0.0.1:$kafka_port"
   echo "ELASTICSEARCH_URL=http://127.0.0.1:$es_port"
   echo "KLAXON_ALERTMANAGER_URL=http://127.0.0.1:$am_port"
+  for n in "${names[@]}"; do
+    if declare -F "${n}_env" >/dev/null; then "${n}_env"; fi
+  done
   ;;
 *) usage ;;
 esac

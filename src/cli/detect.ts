@@ -7,6 +7,7 @@ import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
 import { DetectWorker } from '../worker/detect-worker.ts';
 import { healthApp } from '../worker/http.ts';
+import { placeholdersFromSettings } from './placeholders.ts';
 
 interface DetectFlags {
   port?: string;
@@ -22,7 +23,8 @@ export function buildDetectWorker(
   if (!kafka.brokers || kafka.brokers.length === 0) {
     throw new ConfigError('needs Kafka: set KAFKA_BROKERS (klaxon serve runs without it)');
   }
-  const { ruleset, errors } = loadRules(settings.detect.rules);
+  const placeholders = placeholdersFromSettings(settings.detect, logger);
+  const { ruleset, errors } = loadRules(settings.detect.rules, { placeholders });
   for (const e of errors) logger.error({ where: e.where }, `rule not loaded: ${e.reason}`);
   if (ruleset.rules.length === 0) {
     throw new ConfigError(`no detection rule loaded from ${settings.detect.rules.join(', ')}`);

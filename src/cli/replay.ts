@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { BUILTIN_RULES_DIR } from '../config.ts';
 import { Detector, loadRules } from '../detect/index.ts';
+import { loadPlaceholders, type PlaceholderSources } from '../detect/placeholder-files.ts';
 import { normalizeAny } from '../normalize/index.ts';
 import { type Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
@@ -80,6 +81,8 @@ export interface ReplayOptions {
   /** JSON lines (default) or one text line per alert. */
   format?: OutputFormat;
   color?: boolean;
+  /** Values of the rules' `%placeholders%`: name → file or inline list (`--placeholder name=FILE`). */
+  placeholders?: PlaceholderSources;
 }
 
 /**
@@ -93,7 +96,9 @@ export async function runReplay(
   out: Writable,
   err: Writable & { isTTY?: boolean },
 ): Promise<number> {
-  const { ruleset, errors } = loadRules(opts.rules);
+  const { store, problems } = loadPlaceholders(opts.placeholders ?? {});
+  for (const p of problems) await writeLine(err, `placeholder ${p.name}: ${p.reason}\n`);
+  const { ruleset, errors } = loadRules(opts.rules, { placeholders: store });
   for (const e of errors) await writeLine(err, `${e.where}: ${e.reason}\n`);
   if (ruleset.rules.length === 0) {
     await writeLine(err, `klaxon replay: no loadable rules in ${opts.rules.join(', ')}\n`);
@@ -155,6 +160,16 @@ export async function runReplay(
   return failed ? 1 : 0;
 }
 
+function placeholderFlags(flags: string[]): PlaceholderSources {
+  const out: PlaceholderSources = {};
+  for (const f of flags) {
+    const eq = f.indexOf('=');
+    if (eq <= 0 || eq === f.length - 1) throw new Error(`--placeholder wants name=file, got "${f}"`);
+    out[f.slice(0, eq)] = f.slice(eq + 1);
+  }
+  return out;
+}
+
 export function registerReplay(program: Command): void {
   program
     .command('replay')
@@ -176,6 +191,12 @@ export function registerReplay(program: Command): void {
     .option('--fail-on <level>', 'exit 1 when an alert at this level or above fired')
     .option(FORMAT_OPTION, FORMAT_HELP)
     .option('--stream', 'print every alert revision as it is raised (default: each alert once, final)')
+    .option(
+      '--placeholder <name=file>',
+      'values of a rule %placeholder% (Sigma expand), one a line (repeatable)',
+      (v, prev: string[]) => [...prev, v],
+      [],
+    )
     .action(
       async (
         paths: string[],
@@ -186,6 +207,7 @@ export function registerReplay(program: Command): void {
           failOn?: string;
           stream?: boolean;
           format?: string;
+          placeholder: string[];
         },
       ) => {
         process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -204,6 +226,7 @@ export function registerReplay(program: Command): void {
             stream: o.stream === true,
             format,
             color: format === 'text' && useColor(isTTY, process.env),
+            placeholders: placeholderFlags(o.placeholder),
           };
         } catch (e) {
           process.stderr.write(`klaxon replay: ${(e as Error).message}\n`);

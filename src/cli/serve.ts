@@ -21,6 +21,7 @@ import { decodeEvent } from '../worker/decode.ts';
 import { countSecuritySignals } from '../worker/security-signals.ts';
 import { type AlertOutput, alertLine } from './format.ts';
 import { FORMAT_HELP, FORMAT_OPTION, type OutputFlags, outputOrReport } from './output-flags.ts';
+import { placeholdersFromSettings } from './placeholders.ts';
 
 /**
  * Alerts on stdout (JSON lines or text, `output`) and as JSON lines in the alerts file; Elasticsearch and
@@ -125,7 +126,8 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   const logger = createLogger(settings.log.level);
   const plan = planOrReport('serve', settings);
   if (!plan) return 2;
-  const { ruleset, errors } = loadRules(settings.detect.rules);
+  const placeholders = placeholdersFromSettings(settings.detect, logger);
+  const { ruleset, errors } = loadRules(settings.detect.rules, { placeholders });
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
   const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
   const sinks = await openSinks(settings, output);

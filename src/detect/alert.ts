@@ -59,7 +59,16 @@ export function contextOf(event: NormalizedEvent): AlertContext {
     if (o.resource.type) ctx.orchestrator.resource.type = o.resource.type;
     if (o.resource.name) ctx.orchestrator.resource.name = o.resource.name;
   }
-  if (event.container?.image?.name) ctx.container = { image: { name: event.container.image.name } };
+  const c = event.container;
+  if (c?.image?.name || c?.name) {
+    ctx.container = {};
+    if (c.name) ctx.container.name = c.name;
+    if (c.image?.name) ctx.container.image = { name: c.image.name };
+  }
+  if (event.process) {
+    ctx.process = { command_line: event.process.command_line };
+    if (event.process.name) ctx.process.name = event.process.name;
+  }
   const audit = event.kubernetes?.audit;
   if (audit) {
     const slice = pick(audit, AUDIT_SLICE);
@@ -166,6 +175,17 @@ function where(ctx: AlertContext): string {
   return ns ? `in namespace ${ns} of cluster ${cluster}` : `in cluster ${cluster} (cluster-wide)`;
 }
 
+/** Long enough to recognise a command, short enough for a page. */
+const COMMAND_IN_MESSAGE = 160;
+
+/** ` running "sh -c …"` for an exec that names its command (already redacted by the normalizer). */
+function running(ctx: AlertContext): string {
+  const line = ctx.process?.command_line;
+  if (!line) return '';
+  const short = line.length > COMMAND_IN_MESSAGE ? `${line.slice(0, COMMAND_IN_MESSAGE - 1)}…` : line;
+  return ` running "${short}"`;
+}
+
 /** One human line: who did what to what, where — and which rule says so. */
 export function detectionMessage(ctx: AlertContext, title: string): string {
   const audit = ctx.kubernetes?.audit;
@@ -184,7 +204,8 @@ export function detectionMessage(ctx: AlertContext, title: string): string {
       : (str(audit.requestURI) ?? 'the API');
     const code = (audit.responseStatus as Record<string, unknown> | undefined)?.code;
     let action: string;
-    if (sub && ['exec', 'attach', 'portforward'].includes(sub)) action = `opened ${sub} to ${target}`;
+    if (sub && ['exec', 'attach', 'portforward'].includes(sub))
+      action = `opened ${sub} to ${target}${running(ctx)}`;
     else action = `${PAST[verb] ?? verb} ${sub ? `${target}/${sub}` : target}`;
     if (typeof code === 'number' && code >= 400)
       action = `was refused (${code}) to ${verb} ${sub ? `${target}/${sub}` : target}`;
@@ -244,6 +265,7 @@ export function buildAlert(p: AlertParts): Alert {
   if (ctx.user_agent) alert.user_agent = ctx.user_agent;
   if (ctx.orchestrator) alert.orchestrator = ctx.orchestrator;
   if (ctx.container) alert.container = ctx.container;
+  if (ctx.process) alert.process = ctx.process;
   if (ctx.kubernetes) alert.kubernetes = ctx.kubernetes;
   if (ctx.falco) alert.falco = ctx.falco;
   if (rule.tags.length > 0) alert.tags = rule.tags;

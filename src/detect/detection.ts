@@ -2,6 +2,7 @@ import type { NormalizedEvent } from '../schema/event.ts';
 import { type Condition, ConditionError, parseCondition } from './condition.ts';
 import { anyString, compileField, type FieldAccessor, type FieldScope, MATCH, PRESENT } from './fields.ts';
 import { type Chain, parseChain } from './modifiers.ts';
+import type { PlaceholderStore } from './placeholders.ts';
 import { anyOf, ItemError } from './values.ts';
 
 export type EventPredicate = (event: NormalizedEvent) => boolean;
@@ -38,6 +39,8 @@ function scopeRoot(scope: FieldScope): (e: NormalizedEvent) => unknown {
 export interface CompileOptions {
   /** `arrays: every`: a field path crossing arrays matches only when every element matches. */
   every?: boolean;
+  /** Values of `%placeholders%` for the `expand` modifier. */
+  placeholders?: PlaceholderStore;
 }
 
 /** Checks an item's modifiers; a problem names the item as written (`field|modifiers`). */
@@ -87,7 +90,8 @@ function compileFieldItem(
     // Sigma null: the field is absent or null.
     return (e) => acc.visit(e, (v) => v !== null && v !== undefined) !== MATCH;
   }
-  const preds = values.map((v, k) => compiling(key, [...path, k], () => leaf!(v)));
+  const env = { placeholders: opts.placeholders };
+  const preds = values.map((v, k) => compiling(key, [...path, k], () => leaf!(v, env)));
   if (neq) {
     const any = anyOf(preds);
     return (e) => acc.visit(e, any) === PRESENT;
@@ -114,7 +118,7 @@ function compileKeywords(
   const preds = values.map((v, k) => {
     if (typeof v !== 'string' && typeof v !== 'number')
       throw new DetectionError('keywords must be strings', [...path, k]);
-    const p = compiling(key, [...path, k], () => chain.leaf!(v));
+    const p = compiling(key, [...path, k], () => chain.leaf!(v, {}));
     return (s: string) => p(s);
   });
   const root = scopeRoot(scope);

@@ -218,6 +218,7 @@ const ECS_TOP_LEVEL = new Set([
   'user_agent',
   'orchestrator',
   'container',
+  'process',
   'host',
   'kubernetes',
   'falco',

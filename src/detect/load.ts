@@ -7,6 +7,7 @@ import { DetectionError } from './detection.ts';
 import type { FieldScope } from './fields.ts';
 import { KINDS, kindOf } from './kinds/index.ts';
 import { type Built, DocError, type LinkContext, type RuleKind } from './kinds/kind.ts';
+import { defaultPlaceholders, type PlaceholderStore } from './placeholders.ts';
 import type { CorrelationRule, DetectionRule, LoadedDoc, Rule, RuleKindName, RuleSet } from './ruleset.ts';
 
 export { slug } from './kinds/meta.ts';
@@ -15,6 +16,11 @@ export interface LoadError {
   /** `file:line` */
   where: string;
   reason: string;
+}
+
+export interface LoadOptions {
+  /** Values of the rules' `%placeholders%` (`expand` modifier); default: the built-in placeholders. */
+  placeholders?: PlaceholderStore;
 }
 
 export interface LoadResult {
@@ -106,7 +112,8 @@ function parseTests(doc: LoadedDoc): void {
  * document is compiled by its own module (kinds/); this reads, validates, keeps
  * ids and names unique and links the references between documents.
  */
-export function loadRules(paths: string[]): LoadResult {
+export function loadRules(paths: string[], options: LoadOptions = {}): LoadResult {
+  const placeholders = options.placeholders ?? defaultPlaceholders();
   const { files, errors } = ruleFiles(paths);
   const docs: LoadedDoc[] = [];
   const pending: Pending[] = [];
@@ -166,7 +173,13 @@ export function loadRules(paths: string[]): LoadResult {
     try {
       parseTests(doc);
       const list = built[kind.kind] as Rule[];
-      const rule = kind.build(doc.raw, { file: doc.file, line: doc.line, index: list.length, scopeOf });
+      const rule = kind.build(doc.raw, {
+        file: doc.file,
+        line: doc.line,
+        index: list.length,
+        scopeOf,
+        placeholders,
+      });
       if (kind.referable) {
         const named = rule as DetectionRule | CorrelationRule;
         const dupName = seenNames.get(named.name);
@@ -211,7 +224,13 @@ export function loadRules(paths: string[]): LoadResult {
 
   for (const kind of KINDS) rulesLoaded.set({ type: kind.kind }, lists[kind.kind].length);
   return {
-    ruleset: { rules: built.detection, correlations: built.correlation, filters: built.filter, docs },
+    ruleset: {
+      rules: built.detection,
+      correlations: built.correlation,
+      filters: built.filter,
+      docs,
+      placeholders,
+    },
     errors,
   };
 }

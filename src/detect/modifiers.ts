@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { EventPredicate } from './detection.ts';
+import { expandPredicate } from './expand.ts';
 import {
   compileField,
   type FieldAccessor,
@@ -11,6 +12,7 @@ import {
   PRESENT,
 } from './fields.ts';
 import { escapeWildcards } from './patterns.ts';
+import type { PlaceholderStore } from './placeholders.ts';
 import {
   base64Offsets,
   cidrPredicate,
@@ -33,13 +35,22 @@ import {
  *   re [i] [m] [s]  |  cidr  |  gt|gte|lt|lte  |  exists  |  fieldref
  *
  * plus the companions `all`, `neq` and `cased` anywhere in the chain, where the
- * value type accepts them (TYPES). Transformations (`base64`, `base64offset`;
- * `expand` is the next one) change the value written; the type modifiers apply
- * to the value as written only.
+ * value type accepts them (TYPES). Transformations (`base64`, `base64offset`,
+ * `expand`) change the value written; the type modifiers apply to the value as
+ * written only (`cidr` also to an expanded placeholder).
  */
 
 /** What a field item's value is at a point of its chain (pySigma's value types). */
-type ValueState = 'written' | 'encoded' | 'placed' | 'regex' | 'cidr' | 'number' | 'exists' | 'fieldref';
+type ValueState =
+  | 'written'
+  | 'encoded'
+  | 'expanded'
+  | 'placed'
+  | 'regex'
+  | 'cidr'
+  | 'number'
+  | 'exists'
+  | 'fieldref';
 
 /** The value type a chain ends with: it decides how values compare, and which companions make sense. */
 type ValueType = 'string' | 'regex' | 'cidr' | 'number' | 'exists' | 'fieldref';
@@ -47,6 +58,7 @@ type ValueType = 'string' | 'regex' | 'cidr' | 'number' | 'exists' | 'fieldref';
 const TYPE_OF: Record<ValueState, ValueType> = {
   written: 'string',
   encoded: 'string',
+  expanded: 'string',
   placed: 'string',
   regex: 'regex',
   cidr: 'cidr',
@@ -58,6 +70,7 @@ const TYPE_OF: Record<ValueState, ValueType> = {
 const STATE_TEXT: Record<ValueState, string> = {
   written: 'the value as written',
   encoded: 'an encoded string',
+  expanded: 'a %placeholder% value',
   placed: 'a contains/startswith/endswith pattern',
   regex: 'a regular expression',
   cidr: 'a CIDR range',
@@ -94,11 +107,22 @@ const TYPES: Record<ValueType, TypeRules> = {
   },
 };
 
+/** What compiling a value may use beyond the rule: the placeholders' values (`expand`). */
+export interface ModifierEnv {
+  placeholders?: PlaceholderStore;
+}
+
+/** How a transformation is used: the environment, and the modifiers written after it. */
+interface TransformUse {
+  env: ModifierEnv;
+  following: readonly string[];
+}
+
 /**
- * One value through a transformation: `next` compiles each Sigma string the value turns into (the rest of
- * the chain), so a transformation may expand one value into several, or follow values that change.
+ * One value through a transformation: `next` compiles each string the value turns into (the rest of the
+ * chain), so a transformation may expand one value into several, or follow values that change.
  */
-type Transform = (value: string, next: (s: string) => LeafPredicate) => LeafPredicate;
+type Transform = (value: unknown, next: (s: string) => LeafPredicate, use: TransformUse) => LeafPredicate;
 
 /** A whole field item, for the type modifiers that test the field rather than each of its values. */
 export interface ItemInput {
@@ -110,7 +134,16 @@ export interface ItemInput {
 }
 
 type ModifierDef =
-  | { role: 'transform'; after: readonly ValueState[]; to: 'encoded'; apply: Transform }
+  | {
+      role: 'transform';
+      after: readonly ValueState[];
+      to: 'encoded' | 'expanded';
+      apply: Transform;
+      /** The only modifiers it combines with, in any position, and why. */
+      combines?: { with: readonly string[]; why: string };
+      /** Needs a field (refused in keyword lists). */
+      field?: true;
+    }
   | { role: 'place'; after: readonly ValueState[]; to: 'placed'; apply: (s: string) => string }
   | {
       role: 'type';
@@ -125,18 +158,41 @@ type ModifierDef =
 
 const ALWAYS: LeafPredicate = () => true;
 const AS_WRITTEN = ['written'] as const;
-const STRINGS = ['written', 'encoded'] as const;
+const STRINGS = ['written', 'encoded', 'expanded'] as const;
+const PLACEMENTS = new Set(['contains', 'startswith', 'endswith']);
 
-function base64Each(value: string, next: (s: string) => LeafPredicate): LeafPredicate {
-  return next(escapeWildcards(Buffer.from(value).toString('base64')));
+function textOf(name: string, value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') throw new ItemError(`"${name}" needs a string or number value`);
+  throw new ItemError(`unsupported value ${JSON.stringify(value)}`);
 }
 
-function base64OffsetEach(value: string, next: (s: string) => LeafPredicate): LeafPredicate {
-  const preds = base64Offsets(value).map((s) => next(escapeWildcards(s)));
+function base64Each(value: unknown, next: (s: string) => LeafPredicate): LeafPredicate {
+  return next(escapeWildcards(Buffer.from(textOf('base64', value)).toString('base64')));
+}
+
+function base64OffsetEach(value: unknown, next: (s: string) => LeafPredicate): LeafPredicate {
+  const preds = base64Offsets(textOf('base64offset', value)).map((s) => next(escapeWildcards(s)));
   return (v) => {
     for (let k = 0; k < preds.length; k++) if (preds[k]!(v)) return true;
     return false;
   };
+}
+
+/** Sigma's `expand`: `%name%` stands for the live values of a placeholder (expand.ts). */
+function expandEach(value: unknown, next: (s: string) => LeafPredicate, use: TransformUse): LeafPredicate {
+  const store = use.env.placeholders;
+  if (!store) throw new ItemError('"expand" needs placeholders, and none are configured');
+  try {
+    return expandPredicate(value, store, {
+      cidr: use.following.includes('cidr'),
+      plain: !use.following.some((m) => PLACEMENTS.has(m) || m === 'cased'),
+      compile: next,
+    });
+  } catch (err) {
+    if (err instanceof ItemError) throw err;
+    throw new ItemError((err as Error).message);
+  }
 }
 
 function existsItem({ acc, values }: ItemInput): EventPredicate {
@@ -175,15 +231,24 @@ const compare = (name: string, cmp: (x: number, n: number) => boolean) => ({
 /**
  * Every modifier Klaxon knows. Adding one is one entry here (and a row in the README's table):
  * a transformation says which values it follows and how it turns one value into the strings the
- * rest of the chain compiles — `expand` (placeholders) goes here as
- * `{role: 'transform', after: AS_WRITTEN, to: …, apply: (value, next) => live lookup calling next}`,
- * with its state added to the `after` of the modifiers allowed behind it (contains/startswith/endswith,
- * cidr); a type modifier, how it compiles a value (or a whole field item) and the companions its type
- * accepts (TYPES).
+ * rest of the chain compiles (`expand` follows values that change), and its state goes in the
+ * `after` of the modifiers allowed behind it; a type modifier says how it compiles a value (or a
+ * whole field item), and its type the companions it accepts (TYPES).
  */
 const MODIFIERS: Record<string, ModifierDef> = {
   base64: { role: 'transform', after: AS_WRITTEN, to: 'encoded', apply: base64Each },
   base64offset: { role: 'transform', after: AS_WRITTEN, to: 'encoded', apply: base64OffsetEach },
+  expand: {
+    role: 'transform',
+    after: AS_WRITTEN,
+    to: 'expanded',
+    apply: expandEach,
+    combines: {
+      with: ['cidr', 'contains', 'startswith', 'endswith', 'cased', 'neq'],
+      why: 'a placeholder stands for a list of plain strings or networks',
+    },
+    field: true,
+  },
   contains: { role: 'place', after: STRINGS, to: 'placed', apply: (s) => `*${s}*` },
   startswith: { role: 'place', after: STRINGS, to: 'placed', apply: (s) => `${s}*` },
   endswith: { role: 'place', after: STRINGS, to: 'placed', apply: (s) => `*${s}` },
@@ -196,7 +261,7 @@ const MODIFIERS: Record<string, ModifierDef> = {
   i: { role: 'flag', after: ['regex'], bit: RE2JS.CASE_INSENSITIVE },
   m: { role: 'flag', after: ['regex'], bit: RE2JS.MULTILINE },
   s: { role: 'flag', after: ['regex'], bit: RE2JS.DOTALL },
-  cidr: { role: 'type', after: AS_WRITTEN, to: 'cidr', leaf: () => cidrPredicate },
+  cidr: { role: 'type', after: ['written', 'expanded'], to: 'cidr', leaf: () => cidrPredicate },
   gt: compare('gt', (x, n) => x > n),
   gte: compare('gte', (x, n) => x >= n),
   lt: compare('lt', (x, n) => x < n),
@@ -217,12 +282,13 @@ export interface Chain {
   /** The field is present and no value matches (`neq`). */
   readonly neq: boolean;
   /** Compiles one value of the item; absent for the types that test the whole item. */
-  readonly leaf?: (value: unknown) => LeafPredicate;
+  readonly leaf?: (value: unknown, env: ModifierEnv) => LeafPredicate;
   readonly item?: (input: ItemInput) => EventPredicate;
 }
 
 function states(list: readonly ValueState[]): string {
-  return list.map((s) => STATE_TEXT[s]).join(' or ');
+  const texts = list.map((s) => STATE_TEXT[s]);
+  return texts.length < 2 ? texts.join('') : `${texts.slice(0, -1).join(', ')} or ${texts.at(-1)}`;
 }
 
 function misplaced(
@@ -240,29 +306,39 @@ function misplaced(
   return `${head}: "${name}" applies to ${states(def.after)}, and after "${by}" the value is ${STATE_TEXT[state]}`;
 }
 
-/** The default value type: Sigma strings, after the transformations and placement written, in order. */
+/** The default value type: a Sigma string, placed as written. */
 function stringLeaf(
-  transforms: readonly Transform[],
   place: ((s: string) => string) | undefined,
+  placedBy: string | undefined,
   cased: boolean,
-  shaping: string | undefined,
   plain: boolean,
 ): (value: unknown) => LeafPredicate {
-  let compile = (s: string) => stringPredicate(place ? place(s) : s, cased);
-  for (let k = transforms.length - 1; k >= 0; k--) {
-    const t = transforms[k]!;
-    const next = compile;
-    compile = (s) => t(s, next);
-  }
   return (value) => {
     if (typeof value === 'boolean' || typeof value === 'number') {
-      if (shaping === undefined) return exactPredicate(value);
-      if (typeof value === 'boolean') throw new ItemError(`"${shaping}" needs a string or number value`);
+      if (!place) return exactPredicate(value);
+      if (typeof value === 'boolean') throw new ItemError(`"${placedBy}" needs a string or number value`);
     }
     if (typeof value !== 'string' && typeof value !== 'number')
       throw new ItemError(`unsupported value ${JSON.stringify(value)}`);
     if (plain && value === '*') return nonEmpty;
-    return compile(String(value));
+    return stringPredicate(place ? place(String(value)) : String(value), cased);
+  };
+}
+
+/** Each value through the transformations in the order written, then the rest of the chain. */
+function transformed(
+  transforms: readonly { apply: Transform; following: readonly string[] }[],
+  terminal: (value: unknown) => LeafPredicate,
+): (value: unknown, env: ModifierEnv) => LeafPredicate {
+  if (transforms.length === 0) return (value) => terminal(value);
+  return (value, env) => {
+    let compile: (v: unknown) => LeafPredicate = terminal;
+    for (let k = transforms.length - 1; k >= 0; k--) {
+      const { apply, following } = transforms[k]!;
+      const next = compile;
+      compile = (v) => apply(v, next, { env, following });
+    }
+    return compile(value);
   };
 }
 
@@ -271,32 +347,44 @@ function stringLeaf(
  * returns how to compile its values. Throws an ItemError with the reason.
  */
 export function parseChain(names: readonly string[], context: 'field' | 'keyword'): Chain {
-  let state: ValueState = 'written';
-  let by = '';
-  const seen = new Set<string>();
-  const transforms: Transform[] = [];
-  let place: ((s: string) => string) | undefined;
-  let shaping: string | undefined;
-  let typeDef: Extract<ModifierDef, { role: 'type' }> | undefined;
-  let flags = 0;
-  for (const name of names) {
+  const defs = names.map((name, k) => {
     const def = Object.hasOwn(MODIFIERS, name) ? MODIFIERS[name]! : undefined;
     if (!def) throw new ItemError(`unsupported modifier "${name}"`);
-    if (seen.has(name)) throw new ItemError(`modifier "${name}" is given twice`);
-    seen.add(name);
+    if (names.indexOf(name) !== k) throw new ItemError(`modifier "${name}" is given twice`);
+    return def;
+  });
+  defs.forEach((def, k) => {
+    if (def.role !== 'transform') return;
+    const other = def.combines && names.find((n) => n !== names[k] && !def.combines!.with.includes(n));
+    if (other) throw new ItemError(`"${names[k]}" does not combine with "${other}": ${def.combines!.why}`);
+    if (def.field && context === 'keyword')
+      throw new ItemError(`"${names[k]}" needs a field: keywords are searched in every string of the event`);
+  });
+  let state: ValueState = 'written';
+  let by = '';
+  const transforms: { apply: Transform; following: readonly string[] }[] = [];
+  let place: ((s: string) => string) | undefined;
+  let placedBy: string | undefined;
+  let typeDef: Extract<ModifierDef, { role: 'type' }> | undefined;
+  let flags = 0;
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
+    const def = defs[k]!;
     if (def.role === 'companion') continue;
     if (!def.after.includes(state)) throw new ItemError(misplaced(name, def, state, by));
     if (def.role === 'flag') {
       flags |= def.bit;
       continue;
     }
-    if (def.role === 'transform') transforms.push(def.apply);
-    else if (def.role === 'place') place = def.apply;
-    else typeDef = def;
-    if (def.role !== 'type') shaping ??= name;
+    if (def.role === 'transform') transforms.push({ apply: def.apply, following: names.slice(k + 1) });
+    else if (def.role === 'place') {
+      place = def.apply;
+      placedBy = name;
+    } else typeDef = def;
     state = def.to;
     by = name;
   }
+  const seen = new Set(names);
   const type = TYPE_OF[state];
   const rules = TYPES[type];
   for (const c of ['all', 'neq', 'cased'] as const) {
@@ -315,14 +403,14 @@ export function parseChain(names: readonly string[], context: 'field' | 'keyword
     // A keyword is searched for anywhere in any string of the event, unless a modifier says otherwise.
     if (type === 'string' && !place) {
       place = (s) => `*${s}*`;
-      shaping ??= 'contains';
+      placedBy = 'contains';
     }
   }
   const all = seen.has('all');
   const neq = seen.has('neq');
   if (typeDef?.item) return { names, all, neq, item: typeDef.item };
-  const leaf = typeDef?.leaf
+  const terminal = typeDef?.leaf
     ? typeDef.leaf(flags)
-    : stringLeaf(transforms, place, seen.has('cased'), shaping, names.length === 0 && context === 'field');
-  return { names, all, neq, leaf };
+    : stringLeaf(place, placedBy, seen.has('cased'), names.length === 0 && context === 'field');
+  return { names, all, neq, leaf: transformed(transforms, terminal) };
 }

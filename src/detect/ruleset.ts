@@ -3,6 +3,7 @@ import type { RuleTestCase } from '../schema/rule.ts';
 import type { CorrelationStrategy } from './correlations/strategy.ts';
 import type { EventPredicate, Requirements } from './detection.ts';
 import type { FieldAccessor, FieldScope } from './fields.ts';
+import type { PlaceholderStore } from './placeholders.ts';
 
 /** Rule metadata an alert carries. */
 export interface RuleMeta {
@@ -105,4 +106,6 @@ export interface RuleSet {
   correlations: CorrelationRule[];
   filters: FilterRule[];
   docs: LoadedDoc[];
+  /** The `%placeholders%` the rules were compiled against (live: setting values changes what they match). */
+  placeholders: PlaceholderStore;
 }

@@ -84,13 +84,24 @@ function runOne(
 ): { ok: boolean; detail: string } {
   const detector = new Detector(ruleset, { now: () => new Date(TEST_BASE_TIME) });
   const alerts: Alert[] = [];
-  for (let i = 0; i < test.events.length; i++) {
-    const filled = fillTestEvent(test.events[i]!, test.name, i);
-    const result = normalize(filled);
-    if (!result.ok) return { ok: false, detail: `event ${i}: the normalizer refused it: ${result.reason}` };
-    alerts.push(...detector.process(result.event));
+  const saved = new Map<string, readonly string[]>();
+  for (const [name, values] of Object.entries(test.placeholders ?? {})) {
+    const known = ruleset.placeholders.get(name);
+    if (!known) return { ok: false, detail: `placeholder %${name}% is not defined` };
+    saved.set(name, known.snapshot.values);
+    known.set(values);
   }
-  alerts.push(...detector.flush());
+  try {
+    for (let i = 0; i < test.events.length; i++) {
+      const filled = fillTestEvent(test.events[i]!, test.name, i);
+      const result = normalize(filled);
+      if (!result.ok) return { ok: false, detail: `event ${i}: the normalizer refused it: ${result.reason}` };
+      alerts.push(...detector.process(result.event));
+    }
+    alerts.push(...detector.flush());
+  } finally {
+    for (const [name, values] of saved) ruleset.placeholders.set(name, values);
+  }
   const mine = new Set(alerts.filter((a) => a.rule.name === name).map((a) => a.klaxon.alert_id));
   const n = mine.size;
   const others = [...new Set(alerts.filter((a) => a.rule.name !== name).map((a) => a.rule.name))];

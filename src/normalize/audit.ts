@@ -1,20 +1,12 @@
 import { AuditEvent } from '../schema/audit.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { klaxonSection } from './klaxon-section.ts';
+import { get, podSpec } from './pod-spec.ts';
+import { eventProcesses } from './process.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
 import { bodyHint, isRecord, redactAuditEvent } from './redact.ts';
 import { boundedTimestamp, canonicalTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
-
-/** Workload resources whose pod template sits at `spec.template.spec`. */
-const TEMPLATED = new Set([
-  'deployments',
-  'replicasets',
-  'statefulsets',
-  'daemonsets',
-  'jobs',
-  'replicationcontrollers',
-]);
 
 type Outcome = NormalizedEvent['event']['outcome'];
 
@@ -25,19 +17,6 @@ export function auditOutcome(code: number | undefined, decision: unknown): Outco
   if (code >= 400) return 'failure';
   if (code >= 100) return 'success';
   return 'unknown';
-}
-
-function get(value: unknown, key: string): unknown {
-  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
-}
-
-/** The pod spec inside a created pod or workload. */
-function podSpec(resource: string | undefined, body: unknown): unknown {
-  const spec = get(body, 'spec');
-  if (resource === 'pods') return spec;
-  if (resource && TEMPLATED.has(resource)) return get(get(spec, 'template'), 'spec');
-  if (resource === 'cronjobs') return get(get(get(get(spec, 'jobTemplate'), 'spec'), 'template'), 'spec');
-  return undefined;
 }
 
 function firstImage(resource: string | undefined, body: unknown): string | undefined {
@@ -144,7 +123,18 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
       if (image) event.container = { image: { name: image } };
     }
   }
-  const klaxon = klaxonSection(redaction.redacted, time.claimed);
+  const started = eventProcesses(redaction.value);
+  if (started.container) {
+    event.container ??= {};
+    if (started.container.name) event.container.name = started.container.name;
+    if (started.container.image) event.container.image = { name: started.container.image };
+  }
+  if (started.process) event.process = started.process;
+  const klaxon = klaxonSection({
+    redacted: redaction.redacted,
+    claimedTimestamp: time.claimed,
+    processes: started.processes,
+  });
   if (klaxon) event.klaxon = klaxon;
   return { ok: true, event };
 }

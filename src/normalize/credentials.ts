@@ -1,3 +1,5 @@
+import { isSecretName } from './secrets-in-text.ts';
+
 /**
  * What looks like a credential in Kubernetes objects that are not Secrets: the value of a container
  * environment variable, or of a ConfigMap key. The normalizer removes such values before an event leaves it,
@@ -6,17 +8,6 @@
  * Every expression here runs on payload text: each quantifier is bounded or anchored on a literal, so the
  * cost stays linear in the value's length.
  */
-
-/**
- * Names of settings that hold a secret: `DB_PASSWORD`, `GITHUB_TOKEN`, `aws_secret_access_key`,
- * `client-secret`, `PRIVATE_KEY`, `CONNECTION_STRING`.
- */
-const CREDENTIAL_NAME =
-  /pass(?:word|wd|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|private[-_.]?key|credential|auth[-_.]?key|session[-_.]?key|signing[-_.]?key|encryption[-_.]?key|conn(?:ection)?[-_.]?str(?:ing)?/i;
-
-/** …unless the name says the value is only where the secret is, or a setting about it. */
-const REFERENCE_SUFFIX =
-  /[-_.](?:file|path|dir|url|uri|endpoint|name|ref|enabled|ttl|length|expiry|expiration|timeout|type|header|mode)$/i;
 
 /** `password = x`, `aws_secret_access_key: x`, `"apiKey": "x"` — a value, not a placeholder (`${X}`, `<x>`, `{{ }}`). */
 const ASSIGNMENT =
@@ -28,10 +19,6 @@ const KEY_MATERIAL = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}
 /** A URL with a password in it: `postgres://app:s3cret@db:5432/app`. */
 const URL_PASSWORD = /[a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]{1,256}:[^/\s@]{1,256}@/i;
 
-export function isCredentialName(name: string): boolean {
-  return CREDENTIAL_NAME.test(name) && !REFERENCE_SUFFIX.test(name);
-}
-
 export function looksLikeCredential(value: string): boolean {
   return ASSIGNMENT.test(value) || KEY_MATERIAL.test(value) || URL_PASSWORD.test(value);
 }
@@ -39,5 +26,5 @@ export function looksLikeCredential(value: string): boolean {
 /** Whether `value`, stored under `name`, is to be removed. */
 export function isCredentialValue(name: string, value: unknown): boolean {
   if (typeof value !== 'string' || value === '') return false;
-  return isCredentialName(name) || looksLikeCredential(value);
+  return isSecretName(name) || looksLikeCredential(value);
 }

@@ -126,7 +126,7 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
     if (image) event.container.image = { name: image };
   }
   if (alert.hostname) event.host = { hostname: alert.hostname };
-  const klaxon = klaxonSection(sanitized.redacted, time.claimed);
+  const klaxon = klaxonSection({ redacted: sanitized.redacted, claimedTimestamp: time.claimed });
   if (klaxon) event.klaxon = klaxon;
   return { ok: true, event };
 }

@@ -7,6 +7,10 @@
  * Secret `data`/`stringData`: every value becomes `"[REDACTED]"` and the key
  * names stay, so rules can still ask which keys were written.
  *
+ * Command lines (`command`/`args` arrays of containers, probes and hooks, the
+ * `requestURI` of an exec) and the values of `env` entries named like secrets
+ * lose their secret values (secrets-in-text.ts); the rest of the text stays.
+ *
  * Copy-on-write: the input is never modified; objects on the path to a change
  * are shallow-copied, everything else is shared with the input. Callers may
  * reuse the input, but must not mutate the result's shared parts either.
@@ -17,8 +21,9 @@
  */
 
 import { isCredentialValue } from './credentials.ts';
+import { REDACTED, redactArgs, redactRequestUri, redactText } from './secrets-in-text.ts';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED } from './secrets-in-text.ts';
 export const TRUNCATED = '[TRUNCATED]';
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 /** Deeper than any real Kubernetes object (CRD schemas included). */
@@ -44,6 +49,8 @@ export interface Sanitized<T> {
 
 const SECRET_PATCH_PATH = /^\/(data|stringData)(\/|$)/;
 const CONFIGMAP_PATCH_PATH = /^\/(data|binaryData)(\/|$)/;
+/** A JSON patch writing a container's (or a probe's) command or arguments, whole or one of them. */
+const COMMAND_PATCH_PATH = /\/(command|args)(\/(\d+|-))?$/;
 const LAST_APPLIED_POINTER = '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration';
 
 export function isRecord(value: unknown): value is JsonRecord {
@@ -110,6 +117,16 @@ function redactCredentials(value: unknown, st: WalkState): unknown {
     record(st, key);
   }
   return out ?? value;
+}
+
+/** A `command`/`args` array: secret values inside the arguments (`--password=x`, `mysql -px`). */
+function redactArgList(value: unknown[], st: WalkState): unknown[] {
+  if (!value.every((v) => typeof v === 'string')) return value;
+  const args = value as string[];
+  const red = redactArgs(args);
+  if (red === args) return value;
+  for (let i = 0; i < red.length; i++) if (red[i] !== args[i]) record(st, String(i));
+  return red.slice();
 }
 
 /** One container environment variable: a literal value under a credential-like name, or that looks like one, is dropped. */
@@ -192,6 +209,11 @@ function walkPatchOp(
     }
   } else if (hint === 'configmap' && CONFIGMAP_PATCH_PATH.test(path)) {
     next = redactConfigMapPatch(path, value, st);
+  } else if (COMMAND_PATCH_PATH.test(path) && (Array.isArray(value) || typeof value === 'string')) {
+    if (typeof value === 'string') {
+      next = redactText(value);
+      if (next !== value) record(st);
+    } else next = redactArgList(value, st);
   } else if (path === LAST_APPLIED_POINTER) {
     record(st);
     next = REDACTED;
@@ -290,6 +312,8 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
       next = redactKey(child, 'token', depth + 1, st);
     } else if (key === 'annotations' && isRecord(child) && Object.hasOwn(child, LAST_APPLIED)) {
       next = walk(dropLastApplied(child, st), depth + 1, st, 'none');
+    } else if ((key === 'command' || key === 'args') && Array.isArray(child)) {
+      next = redactArgList(child, st);
     } else if (hint !== 'none' && key === 'items') {
       next = walk(child, depth + 1, st, hint);
     } else if (hint !== 'none' && key === 'rows') {
@@ -327,7 +351,11 @@ export function redactAuditEvent(event: JsonRecord, hint: BodyHint): Sanitized<J
     const child = event[key];
     st.path.push(key);
     const bodyKey = key === 'requestObject' || key === 'responseObject';
-    const next = walk(child, 1, st, bodyKey ? hint : 'none');
+    let next: unknown;
+    if (key === 'requestURI' && typeof child === 'string') {
+      next = redactRequestUri(child);
+      if (next !== child) record(st);
+    } else next = walk(child, 1, st, bodyKey ? hint : 'none');
     st.path.pop();
     if (next !== child) {
       out ??= copyRecord(event);

@@ -68,7 +68,11 @@ export const Alert = z.object({
       resource: z.object({ type: z.string().optional(), name: z.string().optional() }).optional(),
     })
     .optional(),
-  container: z.object({ image: z.object({ name: z.string().optional() }).optional() }).optional(),
+  container: z
+    .object({ name: z.string().optional(), image: z.object({ name: z.string().optional() }).optional() })
+    .optional(),
+  /** The process the event started or declared (exec command, container command): what on-call reads first. */
+  process: z.object({ name: z.string().optional(), command_line: z.string().optional() }).optional(),
   kubernetes: z.object({ audit: JsonObject }).optional(),
   falco: JsonObject.optional(),
   tags: z.array(z.string()).optional(),

@@ -33,6 +33,28 @@ const FlowSide = z.object({
   labels: z.array(z.string()).optional(),
 });
 
+/**
+ * ECS `process.*`: a process as Kubernetes states it — the command of an exec, or a container's `command` + `args`
+ * in a pod spec (normalize/process.ts). Secret values in it are already redacted.
+ */
+export const ProcessFields = z.object({
+  /** Basename of the program (`args[0]`), when the args name one. */
+  name: z.string().optional(),
+  /** `args[0]` when it is a path. */
+  executable: z.string().optional(),
+  args: z.array(z.string()),
+  args_count: z.number().int().nonnegative(),
+  /** The args joined by single spaces (no shell quoting is added or removed). */
+  command_line: z.string(),
+});
+export type ProcessFields = z.infer<typeof ProcessFields>;
+
+/** One process a pod spec declares, with the container it belongs to (`klaxon.processes`). */
+export const ContainerProcess = ProcessFields.extend({
+  container: z.object({ name: z.string().optional() }),
+});
+export type ContainerProcess = z.infer<typeof ContainerProcess>;
+
 export const NormalizedEvent = z.object({
   '@timestamp': z.string(),
   event: z.object({
@@ -89,8 +111,18 @@ export const NormalizedEvent = z.object({
       .optional(),
   }),
   container: z
-    .object({ id: z.string().optional(), image: z.object({ name: z.string().optional() }).optional() })
+    .object({
+      id: z.string().optional(),
+      /** The container an exec, attach or new ephemeral container targets. */
+      name: z.string().optional(),
+      image: z.object({ name: z.string().optional() }).optional(),
+    })
     .optional(),
+  /**
+   * The process an exec starts, the new ephemeral container's, or the first process a created or changed pod
+   * spec declares (every one of them is in `klaxon.processes`).
+   */
+  process: ProcessFields.optional(),
   host: z.object({ hostname: z.string().optional() }).optional(),
   /** The original audit event, redacted (no Secret values, no last-applied annotation). */
   kubernetes: z.object({ audit: JsonObject }).optional(),
@@ -104,6 +136,12 @@ export const NormalizedEvent = z.object({
       redacted: z.array(z.string()).optional(),
       /** The event's own time when it was too far ahead of the receive time to be used (`@timestamp` is the latter). */
       claimed_timestamp: z.string().optional(),
+      /**
+       * Every process the event starts or declares, in order (exec: its one; a pod spec: containers, init
+       * containers, ephemeral containers — those with a `command` or `args`). Rules that must see all of
+       * a pod's containers match `klaxon.processes.command_line`.
+       */
+      processes: z.array(ContainerProcess).optional(),
     })
     .optional(),
 });

@@ -43,6 +43,8 @@ export const RuleTestCase = z
     expect: z.enum(['fire', 'quiet']),
     /** Exact number of distinct alerts of this rule (revision 0). */
     count: z.number().int().nonnegative().optional(),
+    /** Values the rule set's `%placeholders%` take for this test only (name → values). */
+    placeholders: z.record(z.string().min(1), z.array(z.string())).optional(),
     events: z.array(z.record(z.string(), z.unknown())).min(1),
   })
   .strict();

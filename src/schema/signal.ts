@@ -8,6 +8,7 @@ export const AlertContext = Alert.pick({
   user_agent: true,
   orchestrator: true,
   container: true,
+  process: true,
   kubernetes: true,
   falco: true,
 }).extend({

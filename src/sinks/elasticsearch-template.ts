@@ -30,7 +30,16 @@ const commonProperties = {
       resource: { properties: { type: keyword, name: keyword, parent: { properties: { type: keyword } } } },
     },
   },
-  container: { properties: { id: keyword, image: { properties: { name: keyword } } } },
+  container: { properties: { id: keyword, name: keyword, image: { properties: { name: keyword } } } },
+  process: {
+    properties: {
+      name: keyword,
+      executable: keyword,
+      args: keyword,
+      args_count: long,
+      command_line: { ...keyword, fields: { text: { type: 'text' } } },
+    },
+  },
   host: { properties: { hostname: keyword } },
   kubernetes: { properties: { audit: flattened } },
   falco: flattened,
@@ -97,7 +106,7 @@ export function indexPatterns(prefix: string): { alerts: string; events: string 
 }
 
 /** Bumped whenever the mappings change, so an operator can see which version is installed. */
-export const TEMPLATE_VERSION = 1;
+export const TEMPLATE_VERSION = 2;
 
 export function indexTemplate(base: string, mappings: object) {
   return {

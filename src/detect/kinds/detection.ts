@@ -20,7 +20,7 @@ export const detectionKind: RuleKind<DetectionRule> = {
   section: 'detection',
   referable: true,
   validate: (raw) => validateDoc('detection', raw),
-  build(raw, { file, line, index, scopeOf }) {
+  build(raw, { file, line, index, scopeOf, placeholders }) {
     const logsource = raw.logsource as Record<string, string>;
     const scope = scopeOf(logsource);
     if (!scope)
@@ -31,6 +31,7 @@ export const detectionKind: RuleKind<DetectionRule> = {
     const opts = klaxonOptions(raw);
     const compiled = compileDetection(raw.detection as Record<string, unknown>, scope, ['detection'], [], {
       every: opts.arrays === 'every',
+      placeholders,
     });
     const byNames =
       opts.suppress?.by ?? (scope === 'falco' ? [...DEFAULT_SUPPRESS_BY, 'rule'] : DEFAULT_SUPPRESS_BY);

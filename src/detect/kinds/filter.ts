@@ -22,12 +22,15 @@ export const filterKind: RuleKind<FilterRule> = {
   section: 'filter',
   referable: false,
   validate: (raw) => validateDoc('filter', raw),
-  build(raw, { file, line, scopeOf }) {
+  build(raw, { file, line, scopeOf, placeholders }) {
     const logsource = raw.logsource as Record<string, string>;
     const scope = scopeOf(logsource) ?? 'ecs';
     const f = raw.filter as Record<string, unknown>;
     const opts = klaxonOptions(raw);
-    const compiled = compileDetection(f, scope, ['filter'], ['rules'], { every: opts.arrays === 'every' });
+    const compiled = compileDetection(f, scope, ['filter'], ['rules'], {
+      every: opts.arrays === 'every',
+      placeholders,
+    });
     return {
       kind: 'filter',
       id: optionalString(raw.id),

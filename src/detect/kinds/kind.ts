@@ -1,4 +1,5 @@
 import type { FieldScope } from '../fields.ts';
+import type { PlaceholderStore } from '../placeholders.ts';
 import type { CorrelationRule, DetectionRule, Rule, RuleKindName } from '../ruleset.ts';
 import type { SchemaProblem } from '../validate.ts';
 
@@ -21,6 +22,8 @@ export interface BuildContext {
   /** How many rules of the kind were accepted before this one (load order). */
   index: number;
   scopeOf: ScopeOf;
+  /** Values of `%placeholders%` for the `expand` modifier. */
+  placeholders: PlaceholderStore;
 }
 
 /** The rules that loaded, by kind. */

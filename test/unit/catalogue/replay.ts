@@ -15,7 +15,10 @@ export interface ReplayResult {
 }
 
 /** Replays files through the catalogue the way `klaxon replay --rules detections` does, in-process. */
-export async function replay(paths: string[]): Promise<ReplayResult> {
+export async function replay(
+  paths: string[],
+  placeholders?: Record<string, string[]>,
+): Promise<ReplayResult> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
@@ -28,7 +31,7 @@ export async function replay(paths: string[]): Promise<ReplayResult> {
   });
   const code = await runReplay(
     paths,
-    { rules: [DETECTIONS], cluster: 'test', minLevel: 'informational', stream: false },
+    { rules: [DETECTIONS], cluster: 'test', minLevel: 'informational', stream: false, placeholders },
     out,
     err,
   );

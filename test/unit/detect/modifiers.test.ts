@@ -28,12 +28,12 @@ const m = (detection: string) => matches(detection, ev);
 describe('modifier chains refused at load (file:line, the item as written, the reason)', () => {
   it('re|contains: a regular expression says itself where it matches', () => {
     expect(refused('userAgent|re|contains', "'^kubectl'")).toBe(
-      'userAgent|re|contains: "contains" cannot follow "re": "contains" applies to the value as written or an encoded string, and after "re" the value is a regular expression',
+      'userAgent|re|contains: "contains" cannot follow "re": "contains" applies to the value as written, an encoded string or a %placeholder% value, and after "re" the value is a regular expression',
     );
   });
   it('cidr|endswith: a range matches whole addresses', () => {
     expect(refused('sourceIPs|cidr|endswith', '10.0.0.0/8')).toBe(
-      'sourceIPs|cidr|endswith: "endswith" cannot follow "cidr": "endswith" applies to the value as written or an encoded string, and after "cidr" the value is a CIDR range',
+      'sourceIPs|cidr|endswith: "endswith" cannot follow "cidr": "endswith" applies to the value as written, an encoded string or a %placeholder% value, and after "cidr" the value is a CIDR range',
     );
   });
   it('gt|contains: a comparison matches numbers', () => {
@@ -132,6 +132,17 @@ describe('modifier chains refused at load (file:line, the item as written, the r
       'objectRef.name|contains: null (absent or null) takes no modifier',
     );
   });
+  it('expand combines only with cidr, placements, cased and neq, in any position, and needs a field', () => {
+    expect(refused('userAgent|expand|all', "'%indicator_ips%'")).toBe(
+      'userAgent|expand|all: "expand" does not combine with "all": a placeholder stands for a list of plain strings or networks',
+    );
+    expect(refused('userAgent|base64|expand', "'%indicator_ips%'")).toMatch(
+      /"expand" does not combine with "base64"/,
+    );
+    expect(refused("'|expand'", "'%indicator_ips%'")).toBe(
+      '|expand: "expand" needs a field: keywords are searched in every string of the event',
+    );
+  });
   it('keywords: exists, fieldref and neq need a field', () => {
     expect(refused("'|exists'", 'true')).toBe(
       '|exists: "exists" needs a field: keywords are searched in every string of the event',
@@ -198,6 +209,10 @@ describe('modifier chains accepted, and what they do', () => {
     expect(m(`sel:\n  objectRef.name|fieldref|all: ${both}\ncondition: sel`)).toBe(true);
     const one = '[requestObject.metadata.owner, objectRef.namespace]';
     expect(m(`sel:\n  objectRef.name|fieldref|all: ${one}\ncondition: sel`)).toBe(false);
+  });
+  it('expand with cidr, and neq (placements: placeholders.test.ts)', () => {
+    expect(m("sel:\n  sourceIPs|expand|cidr: '%trusted_networks%'\ncondition: sel")).toBe(true);
+    expect(m("sel:\n  sourceIPs|expand|cidr|neq: '%trusted_networks%'\ncondition: sel")).toBe(false);
   });
   it('exists alone', () => {
     expect(m('sel:\n  objectRef.name|exists: true\ncondition: sel')).toBe(true);

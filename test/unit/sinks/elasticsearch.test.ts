@@ -97,6 +97,9 @@ describe('index template', () => {
     expect(p.properties.kubernetes.properties.audit.type).toBe('flattened');
     expect(p.properties.falco.type).toBe('flattened');
     expect(p.properties.user_agent.properties.original.fields.text.type).toBe('text');
+    expect(p.properties.process.properties.command_line.type).toBe('keyword');
+    expect(p.properties.process.properties.command_line.fields.text.type).toBe('text');
+    expect(p.properties.container.properties.name.type).toBe('keyword');
   });
 });
 
