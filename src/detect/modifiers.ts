@@ -112,10 +112,10 @@ export interface ModifierEnv {
   placeholders?: PlaceholderStore;
 }
 
-/** How a transformation is used: the environment, and the modifiers written after it. */
+/** How a transformation is used: the environment, and the whole chain it is part of. */
 interface TransformUse {
   env: ModifierEnv;
-  following: readonly string[];
+  chain: readonly string[];
 }
 
 /**
@@ -185,8 +185,8 @@ function expandEach(value: unknown, next: (s: string) => LeafPredicate, use: Tra
   if (!store) throw new ItemError('"expand" needs placeholders, and none are configured');
   try {
     return expandPredicate(value, store, {
-      cidr: use.following.includes('cidr'),
-      plain: !use.following.some((m) => PLACEMENTS.has(m) || m === 'cased'),
+      cidr: use.chain.includes('cidr'),
+      plain: !use.chain.some((m) => PLACEMENTS.has(m) || m === 'cased'),
       compile: next,
     });
   } catch (err) {
@@ -327,16 +327,17 @@ function stringLeaf(
 
 /** Each value through the transformations in the order written, then the rest of the chain. */
 function transformed(
-  transforms: readonly { apply: Transform; following: readonly string[] }[],
+  transforms: readonly Transform[],
+  chain: readonly string[],
   terminal: (value: unknown) => LeafPredicate,
 ): (value: unknown, env: ModifierEnv) => LeafPredicate {
   if (transforms.length === 0) return (value) => terminal(value);
   return (value, env) => {
     let compile: (v: unknown) => LeafPredicate = terminal;
     for (let k = transforms.length - 1; k >= 0; k--) {
-      const { apply, following } = transforms[k]!;
+      const apply = transforms[k]!;
       const next = compile;
-      compile = (v) => apply(v, next, { env, following });
+      compile = (v) => apply(v, next, { env, chain });
     }
     return compile(value);
   };
@@ -362,7 +363,7 @@ export function parseChain(names: readonly string[], context: 'field' | 'keyword
   });
   let state: ValueState = 'written';
   let by = '';
-  const transforms: { apply: Transform; following: readonly string[] }[] = [];
+  const transforms: Transform[] = [];
   let place: ((s: string) => string) | undefined;
   let placedBy: string | undefined;
   let typeDef: Extract<ModifierDef, { role: 'type' }> | undefined;
@@ -376,7 +377,7 @@ export function parseChain(names: readonly string[], context: 'field' | 'keyword
       flags |= def.bit;
       continue;
     }
-    if (def.role === 'transform') transforms.push({ apply: def.apply, following: names.slice(k + 1) });
+    if (def.role === 'transform') transforms.push(def.apply);
     else if (def.role === 'place') {
       place = def.apply;
       placedBy = name;
@@ -412,5 +413,5 @@ export function parseChain(names: readonly string[], context: 'field' | 'keyword
   const terminal = typeDef?.leaf
     ? typeDef.leaf(flags)
     : stringLeaf(place, placedBy, seen.has('cased'), names.length === 0 && context === 'field');
-  return { names, all, neq, leaf: transformed(transforms, terminal) };
+  return { names, all, neq, leaf: transformed(transforms, names, terminal) };
 }

@@ -1,4 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Detector, loadRules } from '../../../src/detect/index.ts';
+import { PlaceholderStore } from '../../../src/detect/placeholders.ts';
 import { audit, matches, rule, rulesFrom } from './helpers.ts';
 
 /** Loads one rule whose selection is `key: value` (line 9 of the file); returns the one load error's reason. */
@@ -213,6 +218,25 @@ describe('modifier chains accepted, and what they do', () => {
   it('expand with cidr, and neq (placements: placeholders.test.ts)', () => {
     expect(m("sel:\n  sourceIPs|expand|cidr: '%trusted_networks%'\ncondition: sel")).toBe(true);
     expect(m("sel:\n  sourceIPs|expand|cidr|neq: '%trusted_networks%'\ncondition: sel")).toBe(false);
+  });
+  it('cased before or after expand: the placeholder values match with their case', () => {
+    const store = new PlaceholderStore();
+    store.set('admins', ['Alice@Example.com']);
+    const dir = mkdtempSync(join(tmpdir(), 'klaxon-rules-'));
+    const cases = ['user.username|cased|expand', 'user.username|expand|cased', 'user.username|expand'];
+    const found = cases.map((key) => {
+      writeFileSync(join(dir, 'r.yml'), rule(`sel:\n  ${key}: '%admins%'\ncondition: sel`));
+      const { ruleset, errors } = loadRules([dir], { placeholders: store });
+      expect(errors).toEqual([]);
+      const d = new Detector(ruleset);
+      const hit = (username: string) => d.evaluate(audit({ verb: 'get', user: { username } })).length > 0;
+      return [hit('Alice@Example.com'), hit('alice@example.com')];
+    });
+    expect(found).toEqual([
+      [true, false],
+      [true, false],
+      [true, true],
+    ]);
   });
   it('exists alone', () => {
     expect(m('sel:\n  objectRef.name|exists: true\ncondition: sel')).toBe(true);
