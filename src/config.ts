@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { bool, bytes, int, list, MiB } from './config-values.ts';
+import { filterFields } from './sinks/filter.ts';
+import { SinksSettings } from './sinks/settings.ts';
 
 /**
  * Every Klaxon setting, in ONE zod schema grouped by section. Values come from an
@@ -17,44 +20,6 @@ import { z } from 'zod';
  * directory, so `klaxon serve` started anywhere loads the same rules.
  */
 export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../detections', import.meta.url));
-
-/** A comma-separated list in the environment, a YAML list in the file. */
-const list = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
-  z.array(z.string().min(1)),
-);
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** A byte size: a number, or a string like `32MiB`, `256k`, `1048576`. */
-const bytes = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(v);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Number(m[1]) * unit : v;
-}, z.number().int().positive());
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-const bool = z.preprocess(
-  (v) => (typeof v === 'string' ? ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()) : v),
-  z.boolean(),
-);
 
 /** `subject=cluster,subject2=cluster2` in the environment, a mapping in the file. */
 const subjectMap = z.preprocess(
@@ -84,8 +49,6 @@ const placeholderMap = z.preprocess(
     z.union([z.string().min(1), z.array(z.string())]),
   ),
 );
-
-const MiB = 1024 * 1024;
 
 export const Settings = z.object({
   kafka: z
@@ -137,7 +100,8 @@ export const Settings = z.object({
   alertmanager: z
     .object({
       url: z.url().optional(),
-      minLevel: z.enum(['informational', 'low', 'medium', 'high', 'critical']).default('medium'),
+      /** `minLevel`, and `rules`/`excludeRules`/`tags` (settings file only), as every sink has. */
+      ...filterFields('medium'),
       /** An alert resolves this long after it was last sent. */
       resolveAfterSeconds: int(60, 30 * 86_400).default(3_600),
       /** `runbook_url` = `<base>/<rule name>`; else the rule's first reference. */
@@ -217,6 +181,8 @@ export const Settings = z.object({
     .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .strict()
     .prefault({}),
+  /** Named sink instances (`<name>: {type: syslog|otlp|splunk-hec|alertmanager, ...}`), settings file only. */
+  sinks: SinksSettings,
 });
 export type Settings = z.infer<typeof Settings>;
 

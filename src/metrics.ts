@@ -135,13 +135,31 @@ export const correlationEvicted = new Counter({
 });
 export const sinkWrites = new Counter({
   name: 'klaxon_sink_writes_total',
-  help: 'Writes to alert sinks, by sink and outcome (ok|duplicate|retry|error|rejected).',
+  help: 'Alerts written to sinks, by sink (the configured name) and outcome (ok|spooled|duplicate|retry|resent|error|rejected).',
   labelNames: ['sink', 'outcome'] as const,
+  registers: r,
+});
+export const sinkQueueAlerts = new Gauge({
+  name: 'klaxon_sink_queue_alerts',
+  help: "Alerts in a sink's durable buffer, waiting for its receiver, by sink.",
+  labelNames: ['sink'] as const,
+  registers: r,
+});
+export const sinkQueueBytes = new Gauge({
+  name: 'klaxon_sink_queue_bytes',
+  help: "Bytes on disk of a sink's durable buffer, by sink.",
+  labelNames: ['sink'] as const,
+  registers: r,
+});
+export const sinkQueueCorrupt = new Counter({
+  name: 'klaxon_sink_queue_corrupt_records_total',
+  help: "Torn or corrupt records found in a sink's durable buffer (checksum mismatch), skipped, by sink.",
+  labelNames: ['sink'] as const,
   registers: r,
 });
 export const deadletters = new Counter({
   name: 'klaxon_deadletter_total',
-  help: 'Messages sent to the dead-letter topic, by reason.',
+  help: 'Dead letters (to the dead-letter topic; logged by serve), by reason.',
   labelNames: ['reason'] as const,
   registers: r,
 });

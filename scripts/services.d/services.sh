@@ -8,6 +8,8 @@
 #   alertmanager   Debian's prometheus-alertmanager, port 9093
 #   moto           moto's AWS emulator (CloudWatch Logs) from PyPI in a venv, port 5000
 #   pubsub         Google's in-memory Pub/Sub server (pstest), built with Go, port 8085
+#   rsyslog        Debian's rsyslog as a syslog receiver: TCP 10514, TLS 10515, TLS + client certificate 10516
+#   otelcol        an OpenTelemetry Collector built from the Go module proxy: OTLP/HTTP 14318, file exporter
 # Downloads, data, pid files and logs live in $KLAXON_SERVICES_DIR (default /var/tmp/klaxon-services),
 # outside the repo, so every clone (and CI) shares one cache and one set of running servers.
 set -euo pipefail

@@ -5,8 +5,10 @@ import { loadRules } from '../detect/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
-import { DetectWorker } from '../worker/detect-worker.ts';
+import { deadLetterTopic } from '../worker/deadletter.ts';
+import { DetectionRuntime } from '../worker/detection-runtime.ts';
 import { healthApp } from '../worker/http.ts';
+import { kafkaTransport } from '../worker/transports.ts';
 import { placeholdersFromSettings } from './placeholders.ts';
 
 interface DetectFlags {
@@ -14,11 +16,14 @@ interface DetectFlags {
   rules?: string[];
 }
 
-/** Builds the worker from settings; the caller starts it. Throws ConfigError on unusable settings. */
-export function buildDetectWorker(
+/**
+ * The detection runtime with every stage on Kafka, from settings; the caller starts the bus,
+ * then the runtime. Throws ConfigError on unusable settings.
+ */
+export function buildDetectRuntime(
   settings: Settings,
   logger: Logger,
-): { worker: DetectWorker; bus: KafkaBus } {
+): { runtime: DetectionRuntime; bus: KafkaBus } {
   const { kafka } = settings;
   if (!kafka.brokers || kafka.brokers.length === 0) {
     throw new ConfigError('needs Kafka: set KAFKA_BROKERS (klaxon serve runs without it)');
@@ -30,25 +35,30 @@ export function buildDetectWorker(
     throw new ConfigError(`no detection rule loaded from ${settings.detect.rules.join(', ')}`);
   }
   const bus = kafkaBusFromSettings(settings, kafka.brokers, logger);
+  const deadLetters = deadLetterTopic(bus, kafka.deadletterTopic);
   const { sinks, elasticsearch } = sinksFromSettings(settings, {
     alertsBus: bus,
     indexEvents: settings.elasticsearch.indexEvents,
+    logger,
+    deadLetters,
   });
   if (settings.detect.alertsFile) sinks.push(new JsonlSink({ file: settings.detect.alertsFile }));
-  const worker = new DetectWorker({
+  // Created when missing: the topics the runtime writes (signals, alerts, dead letters).
+  const transport = kafkaTransport(
     bus,
+    [kafka.signalsTopic, kafka.alertsTopic, kafka.deadletterTopic].map((topic) => ({
+      topic,
+      partitions: kafka.eventsPartitions,
+      replicationFactor: kafka.replicationFactor,
+    })),
+  );
+  const runtime = new DetectionRuntime({
     ruleset,
     sinks,
     logger,
-    topics: {
-      events: kafka.eventsTopic,
-      signals: kafka.signalsTopic,
-      alerts: kafka.alertsTopic,
-      deadletter: kafka.deadletterTopic,
-    },
-    partitions: kafka.eventsPartitions,
-    replicationFactor: kafka.replicationFactor,
-    groups: { detect: kafka.groupId, correlate: kafka.correlateGroupId },
+    events: { transport, topic: kafka.eventsTopic, groupId: kafka.groupId },
+    signals: { transport, topic: kafka.signalsTopic, groupId: kafka.correlateGroupId },
+    deadLetters,
     latenessMs: settings.detect.latenessSeconds * 1000,
     eventIndex: elasticsearch?.indexEvents ? elasticsearch : undefined,
   });
@@ -60,7 +70,7 @@ export function buildDetectWorker(
     },
     'detector configured',
   );
-  return { worker, bus };
+  return { runtime, bus };
 }
 
 export function registerDetect(program: Command): void {
@@ -81,17 +91,17 @@ export function registerDetect(program: Command): void {
         return;
       }
       const logger = createLogger(settings.log.level);
-      let built: ReturnType<typeof buildDetectWorker>;
+      let built: ReturnType<typeof buildDetectRuntime>;
       try {
-        built = buildDetectWorker(settings, logger);
+        built = buildDetectRuntime(settings, logger);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         process.stderr.write(`klaxon detect: ${error.message}\n`);
         process.exitCode = 2;
         return;
       }
-      const { worker, bus } = built;
-      const app = healthApp(() => worker.ready());
+      const { runtime, bus } = built;
+      const app = healthApp(() => runtime.ready());
       await app.listen({ host: settings.ingest.host ?? '0.0.0.0', port: settings.detect.port });
       logger.info({ port: settings.detect.port }, 'health and metrics listening');
 
@@ -102,7 +112,7 @@ export function registerDetect(program: Command): void {
             { signal },
             'stopping: finishing the batch in progress, committing, leaving the groups',
           );
-          await worker.stop();
+          await runtime.stop();
           await bus.stop();
           await app.close();
           logger.info('stopped');
@@ -113,7 +123,7 @@ export function registerDetect(program: Command): void {
       process.once('SIGINT', () => void shutdown('SIGINT'));
 
       await bus.start();
-      await worker.start();
+      await runtime.start();
       logger.info('detector running');
     });
 }

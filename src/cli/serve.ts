@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { type Bus, createBus, MemoryBus, type Subscription } from '../bus/index.ts';
+import { type Bus, createBus, KafkaBus, MemoryBus } from '../bus/index.ts';
 import { withSpool } from '../bus/spool.ts';
-import type { Settings } from '../config.ts';
-import { Detector, loadRules } from '../detect/index.ts';
+import { ConfigError, type Settings } from '../config.ts';
+import { loadRules, type RuleSet } from '../detect/index.ts';
 import {
   announceGeneratedToken,
   type ListenFlags,
@@ -13,12 +13,12 @@ import {
 } from '../ingest/lifecycle.ts';
 import { startIngestServer } from '../ingest/server.ts';
 import { createLogger, type Logger } from '../log.ts';
-import type { Alert } from '../schema/alert.ts';
 import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
-import { type Sink, writeToAll } from '../sinks/sink.ts';
-import { decodeEvent } from '../worker/decode.ts';
-import { countSecuritySignals } from '../worker/security-signals.ts';
+import type { Sink } from '../sinks/sink.ts';
+import { deadLetterLog } from '../worker/deadletter.ts';
+import { DetectionRuntime } from '../worker/detection-runtime.ts';
+import { kafkaTransport, memoryTransport } from '../worker/transports.ts';
 import { type AlertOutput, alertLine } from './format.ts';
 import { FORMAT_HELP, FORMAT_OPTION, type OutputFlags, outputOrReport } from './output-flags.ts';
 import { placeholdersFromSettings } from './placeholders.ts';
@@ -28,94 +28,47 @@ import { placeholdersFromSettings } from './placeholders.ts';
  * Alertmanager when configured. No alerts topic and no event index: serve's output is stdout, and
  * KLAXON_INDEX_EVENTS is `klaxon detect`'s.
  */
-async function openSinks(settings: Settings, output: AlertOutput): Promise<Sink[]> {
+async function openSinks(settings: Settings, output: AlertOutput, logger: Logger): Promise<Sink[]> {
   const stdout = new JsonlSink({ stream: process.stdout, line: (a) => alertLine(a, output), name: 'stdout' });
   const file = settings.detect.alertsFile ? [new JsonlSink({ file: settings.detect.alertsFile })] : [];
-  const { sinks, elasticsearch } = sinksFromSettings(settings, { indexEvents: false });
+  const { sinks, elasticsearch } = sinksFromSettings(settings, {
+    indexEvents: false,
+    logger,
+    deadLetters: deadLetterLog(logger),
+  });
   await elasticsearch?.installTemplates();
   return [stdout, ...file, ...sinks];
 }
 
-/** Writes until every sink has the alerts: re-running detection on a redelivery would not re-raise them. */
-async function deliver(
-  sinks: Sink[],
-  alerts: Alert[],
-  logger: Logger,
-  stopping: () => boolean,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const rejected = await writeToAll(sinks, alerts);
-      for (const r of rejected)
-        logger.error({ sink: r.sink, rule: r.alert.rule.name }, `alert refused: ${r.reason}`);
-      return;
-    } catch (err) {
-      if (stopping()) throw err;
-      logger.warn({ err, attempt }, 'alert sinks unavailable; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * 2 ** attempt)));
-    }
-  }
-}
-
-/** In-process detection: every event on the events topic goes through one Detector. */
-async function startDetection(
+/**
+ * The detection runtime of `klaxon detect`, in one process: events from Kafka as group
+ * `KLAXON_SERVE_GROUP_ID` when `events` is Kafka, else from the in-memory bus; signals always on
+ * the in-memory bus (a single process keeps its correlation windows in memory, and judges them
+ * when it stops); dead letters to the log.
+ */
+export function buildServeRuntime(
   settings: Settings,
-  bus: Bus,
-  detector: Detector,
+  buses: { events: Bus; memory: MemoryBus },
+  ruleset: RuleSet,
   sinks: Sink[],
   logger: Logger,
-): Promise<{ subscription: Subscription; processed: () => number; stop: () => Promise<void> }> {
-  let stopping = false;
-  let processed = 0;
-  const subscription = await bus.subscribe({
-    groupId: settings.kafka.serveGroupId,
-    topics: [settings.kafka.eventsTopic],
-    // A new group reads what ingest accepted before it joined; later starts resume from the commit.
-    fromBeginning: true,
-    handleBatch: async (batch) => {
-      const alerts: Alert[] = [];
-      for (const m of batch.messages) {
-        const where = { offset: m.offset, partition: m.partition };
-        const decoded = decodeEvent(m.value);
-        if (!decoded.ok) {
-          logger.error(
-            { ...where, reason: decoded.reason, detail: decoded.detail },
-            'event skipped: invalid',
-          );
-          continue;
-        }
-        try {
-          countSecuritySignals(decoded.value);
-          alerts.push(...detector.process(decoded.value));
-        } catch (err) {
-          logger.error({ err, ...where }, 'event skipped: cannot be evaluated');
-        }
-      }
-      await deliver(sinks, alerts, logger, () => stopping);
-      processed += batch.messages.length;
+): DetectionRuntime {
+  const { kafka } = settings;
+  const memory = memoryTransport(buses.memory);
+  return new DetectionRuntime({
+    ruleset,
+    sinks,
+    logger,
+    events: {
+      transport: buses.events instanceof KafkaBus ? kafkaTransport(buses.events) : memory,
+      topic: kafka.eventsTopic,
+      groupId: kafka.serveGroupId,
     },
+    signals: { transport: memory, topic: kafka.signalsTopic, groupId: `${kafka.serveGroupId}-correlate` },
+    deadLetters: deadLetterLog(logger),
+    latenessMs: settings.detect.latenessSeconds * 1000,
+    closeWindowsOnStop: true,
   });
-  return {
-    subscription,
-    processed: () => processed,
-    stop: async () => {
-      stopping = true;
-      await subscription.stop();
-      await deliver(sinks, detector.flush(), logger, () => true);
-    },
-  };
-}
-
-/** Lets the in-memory bus's consumer finish what ingest accepted (it does not survive the process). */
-async function drainMemoryBus(
-  bus: Bus,
-  topic: string,
-  processed: () => number,
-  timeoutMs: number,
-): Promise<void> {
-  if (!(bus instanceof MemoryBus)) return;
-  const deadline = Date.now() + timeoutMs;
-  while (processed() < bus.end(topic) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
@@ -129,11 +82,23 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   const placeholders = placeholdersFromSettings(settings.detect, logger);
   const { ruleset, errors } = loadRules(settings.detect.rules, { placeholders });
   for (const e of errors) logger.warn({ where: e.where }, `rule not loaded: ${e.reason}`);
-  const detector = new Detector(ruleset, { latenessMs: settings.detect.latenessSeconds * 1000 });
-  const sinks = await openSinks(settings, output);
-  const bus = withSpool(createBus(settings, logger), settings, logger, { startOffline: false });
+  let sinks: Sink[];
+  try {
+    sinks = await openSinks(settings, output, logger);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`klaxon serve: ${err.message}\n`);
+    return 2;
+  }
+  const onHandlerError = (err: unknown, batch: { topic: string; messages: number }) =>
+    logger.error({ err, ...batch }, 'batch handler failed; redelivering');
+  const events = createBus(settings, logger);
+  const memory = events instanceof MemoryBus ? events : new MemoryBus({ onHandlerError });
+  const bus = withSpool(events, settings, logger, { startOffline: false });
   if (!(await startBusOrReport('serve', bus, `cannot start the ${bus.kind} bus`))) return 1;
-  const detection = await startDetection(settings, bus, detector, sinks, logger);
+  await memory.start();
+  const runtime = buildServeRuntime(settings, { events, memory }, ruleset, sinks, logger);
+  await runtime.start();
   const server = await startIngestServer({ settings, plan, bus, logger });
   announceGeneratedToken(plan.generatedToken);
   logger.info(
@@ -143,10 +108,10 @@ async function serve(flags: ListenFlags & OutputFlags): Promise<number> {
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'shutting down');
     await server.close();
-    await drainMemoryBus(bus, settings.kafka.eventsTopic, detection.processed, 10_000);
-    await detection.stop();
+    // The in-memory bus does not survive the process: detect what ingest accepted first.
+    await runtime.stop({ drainMs: 10_000 });
     await bus.stop();
-    await Promise.allSettled(sinks.map((s) => s.close()));
+    await memory.stop();
   });
   return 0;
 }

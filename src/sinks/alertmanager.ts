@@ -1,14 +1,17 @@
 import { displaySafe } from '../detect/display.ts';
 import { sinkWrites } from '../metrics.ts';
-import { type Alert, type Level, SEVERITY_SCORE } from '../schema/alert.ts';
+import type { Alert } from '../schema/alert.ts';
+import { compileFilter, type SinkFilter } from './filter.ts';
 import { backoffMs, DEFAULT_RETRY, pause, type RetryPolicy } from './retry.ts';
 import { type RejectedAlert, type Sink, SinkUnavailableError } from './sink.ts';
 
 export interface AlertmanagerOptions {
+  /** The sink's name in metrics and dead letters. Default `alertmanager`. */
+  name?: string;
   /** Base URL, e.g. `http://alertmanager:9093`. */
   url: string;
-  /** Alerts below this level are not sent (they still reach the other sinks). Default `medium`. */
-  minLevel?: Level;
+  /** Which alerts page (the others still reach the other sinks). Default: `medium` and above. */
+  filter?: SinkFilter;
   /** An alert resolves this long after it was last sent, unless raised again. Default 1 h. */
   resolveAfterMs?: number;
   /** Runbook links: `<runbookBaseUrl>/<rule.name>`; without it, the rule's first reference. */
@@ -33,10 +36,6 @@ function displayValues(values: Record<string, string>, maxChars?: number): Recor
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) out[k] = displaySafe(v, maxChars);
   return out;
-}
-
-export function meetsLevel(alert: Alert, minLevel: Level): boolean {
-  return SEVERITY_SCORE[alert.klaxon.severity] >= SEVERITY_SCORE[minLevel];
 }
 
 /**
@@ -77,17 +76,20 @@ export function toPostable(
 
 /** Pages on-call: alerts at or above the minimum level to Alertmanager. */
 export class AlertmanagerSink implements Sink {
-  readonly name = 'alertmanager';
+  readonly name: string;
   private readonly url: string;
-  private readonly minLevel: Level;
+  private readonly accepts: (alert: Alert) => boolean;
   private readonly resolveAfterMs: number;
   private readonly runbookBaseUrl: string | undefined;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
 
   constructor(opts: AlertmanagerOptions) {
+    this.name = opts.name ?? 'alertmanager';
     this.url = opts.url.replace(/\/+$/, '');
-    this.minLevel = opts.minLevel ?? 'medium';
+    this.accepts = compileFilter(
+      opts.filter ?? { minLevel: 'medium', rules: [], excludeRules: [], tags: [] },
+    );
     this.resolveAfterMs = opts.resolveAfterMs ?? 3_600_000;
     this.runbookBaseUrl = opts.runbookBaseUrl;
     this.retry = opts.retry ?? DEFAULT_RETRY;
@@ -95,7 +97,7 @@ export class AlertmanagerSink implements Sink {
   }
 
   async write(alerts: readonly Alert[]): Promise<RejectedAlert[]> {
-    const selected = alerts.filter((a) => meetsLevel(a, this.minLevel));
+    const selected = alerts.filter(this.accepts);
     if (selected.length === 0) return [];
     const body = selected.map((a) =>
       toPostable(a, { resolveAfterMs: this.resolveAfterMs, runbookBaseUrl: this.runbookBaseUrl }),

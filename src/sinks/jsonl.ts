@@ -26,8 +26,9 @@ export interface JsonlOptions {
  */
 export class JsonlSink implements Sink {
   readonly name: string;
-  private readonly outputs: Writable[] = [];
-  private readonly file: WriteStream | undefined;
+  private readonly stream: Writable | undefined;
+  private readonly path: string | undefined;
+  private file: WriteStream | undefined;
   private readonly seen = new Set<string>();
   private readonly rememberLast: number;
   private fileError: Error | undefined;
@@ -36,22 +37,34 @@ export class JsonlSink implements Sink {
   constructor(opts: JsonlOptions) {
     this.name = opts.name ?? 'jsonl';
     this.line = opts.line ?? ((alert) => JSON.stringify(alert));
-    if (opts.stream) this.outputs.push(opts.stream);
-    if (opts.file) {
-      this.file = createWriteStream(opts.file, { flags: 'a' });
-      // A stream error must fail the write (no commit), not crash the process.
-      this.file.on('error', (error) => {
-        this.fileError = error;
-      });
-      this.outputs.push(this.file);
-    }
+    this.stream = opts.stream;
+    this.path = opts.file;
+    if (this.path) this.file = this.open(this.path);
     this.rememberLast = opts.rememberLast ?? 100_000;
   }
 
+  private open(path: string): WriteStream {
+    const file = createWriteStream(path, { flags: 'a' });
+    // A stream error must fail the write (no commit), not crash the process.
+    file.on('error', (error) => {
+      this.fileError = error;
+    });
+    return file;
+  }
+
+  /** The outputs to write to; a file that failed (missing directory, disk full) is opened again. */
+  private outputs(): Writable[] {
+    if (this.path && this.fileError) {
+      this.fileError = undefined;
+      this.file = this.open(this.path);
+    }
+    return [this.stream, this.file].filter((out): out is Writable => out !== undefined);
+  }
+
   async write(alerts: readonly Alert[]): Promise<RejectedAlert[]> {
-    if (this.fileError) throw new SinkUnavailableError(this.name, this.fileError.message);
     let text = '';
     let written = 0;
+    const added: string[] = [];
     for (const alert of alerts) {
       const key = `${alert.klaxon.alert_id}#${alert.klaxon.revision}`;
       if (this.seen.has(key)) {
@@ -59,15 +72,24 @@ export class JsonlSink implements Sink {
         continue;
       }
       this.remember(key);
+      added.push(key);
       const line = this.line(alert);
       if (line === undefined) continue;
       text += `${line}\n`;
       written++;
     }
-    if (text !== '') {
-      await Promise.all(this.outputs.map((out) => writeText(out, text)));
-      sinkWrites.inc({ sink: this.name, outcome: 'ok' }, written);
+    if (text === '') return [];
+    try {
+      await Promise.all(this.outputs().map((out) => writeText(out, text)));
+    } catch (error) {
+      // Not written: the caller retries these alerts, so they must not be skipped as repeats then.
+      for (const key of added) this.seen.delete(key);
+      sinkWrites.inc({ sink: this.name, outcome: 'error' }, written);
+      throw new SinkUnavailableError(this.name, error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
     }
+    sinkWrites.inc({ sink: this.name, outcome: 'ok' }, written);
     return [];
   }
 

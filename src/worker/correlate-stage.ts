@@ -1,21 +1,20 @@
-import type { Admin } from 'kafkajs';
-import type { Bus } from '../bus/types.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { Alert } from '../schema/alert.ts';
+import type { Signal } from '../schema/signal.ts';
 import type { Sink } from '../sinks/sink.ts';
-import type { Chunk, ChunkPlan } from './batch-consumer.ts';
-import { type DeadLetter, sendDeadLetters, undecodableLetter } from './deadletter.ts';
+import type { Chunk, ChunkPlan } from './chunk.ts';
+import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeSignal } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
+import type { OffsetHistory } from './offset-history.ts';
 
 export interface CorrelateStageOptions {
   /** A fresh correlation engine (one per partition: a partition's windows move with it). */
   newDetector(): Detector;
   sinks: readonly Sink[];
-  bus: Pick<Bus, 'produce'>;
-  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsetsByTimestamp'>;
-  groupId: string;
-  deadletterTopic: string;
+  /** The stage's group's earlier commits on the signals topic (nothing, on the in-memory bus). */
+  history: OffsetHistory;
+  deadLetters: DeadLetterOutput;
   /** The longest correlation timespan of the rule set. */
   maxTimespanMs: number;
   /** How late a signal may arrive (the engine's lateness) plus clock skew between producers. */
@@ -56,6 +55,11 @@ export function rebuildFromTime(meta: CommitMeta, maxTimespanMs: number, latenes
   return Math.max(0, Math.min(meta.w, meta.p) - maxTimespanMs - latenessMs);
 }
 
+/** The cluster a signal belongs to, as the engine files it (its event's, set from the credential). */
+function clusterOf(signal: Signal): string {
+  return signal.context.orchestrator?.cluster?.name ?? '';
+}
+
 /** Insertion-ordered set that forgets its oldest members beyond a cap. */
 class BoundedSet {
   private readonly items = new Set<string>();
@@ -78,6 +82,8 @@ interface PartitionState {
   /** Offsets below it were processed (and their alerts delivered) before: rebuild only. */
   replayUntil: bigint;
   watermark: number;
+  /** Clusters whose windows the engine holds. */
+  clusters: Set<string>;
 }
 
 /**
@@ -111,6 +117,7 @@ export class CorrelateStage {
         seen: new BoundedSet(this.opts.dedupeCapacity ?? 200_000),
         replayUntil: rebuild.replayUntil,
         watermark: rebuild.watermark,
+        clusters: new Set(),
       };
       this.partitions.set(chunk.partition, state);
       if (rebuild.from < BigInt(first)) {
@@ -133,6 +140,7 @@ export class CorrelateStage {
       // A stage-1 chunk delivered twice produces its signals twice: count each event once.
       if (!state.seen.add(`${signal.key}\0${signal.rule}\0${signal.event_id}`)) continue;
       const raised = state.engine.correlate(signal);
+      state.clusters.add(clusterOf(signal));
       if (signal.time > state.watermark) state.watermark = signal.time;
       if (!replay) alerts.push(...raised);
     }
@@ -140,14 +148,28 @@ export class CorrelateStage {
 
     const last = chunk.messages[chunk.messages.length - 1]!;
     const metadata = encodeCommitMeta({ w: state.watermark, p: last.timestamp });
-    const { sinks, bus, deadletterTopic } = this.opts;
+    const { sinks, deadLetters } = this.opts;
     return {
       outcome: { kind: 'commit', metadata },
       deliver: async () => {
-        await deliverAlerts(sinks, alerts, bus, deadletterTopic);
-        await sendDeadLetters(bus, deadletterTopic, letters);
+        await deliverAlerts(sinks, alerts, deadLetters);
+        await deadLetters.send(letters);
       },
     };
+  }
+
+  /**
+   * End of input (`serve` stopping: its windows do not outlive the process): judges every
+   * open window, returning the alerts to deliver.
+   */
+  close(): Alert[] {
+    const out: Alert[] = [];
+    for (const state of this.partitions.values()) {
+      for (const cluster of state.clusters) {
+        out.push(...state.engine.advance(cluster, Number.POSITIVE_INFINITY));
+      }
+    }
+    return out;
   }
 
   /**
@@ -159,23 +181,14 @@ export class CorrelateStage {
     partition: number,
     first: string,
   ): Promise<{ from: bigint; replayUntil: bigint; watermark: number }> {
-    const offsets = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
-    const committed = offsets
-      .find((t) => t.topic === topic)
-      ?.partitions.find((p) => p.partition === partition);
     const start = BigInt(first);
-    if (!committed || BigInt(committed.offset) < 0n) {
-      return { from: start, replayUntil: start, watermark: Number.NEGATIVE_INFINITY };
-    }
-    const committedAt = BigInt(committed.offset);
+    const committed = await this.opts.history.committed(topic, partition);
+    if (!committed) return { from: start, replayUntil: start, watermark: Number.NEGATIVE_INFINITY };
+    const committedAt = committed.offset;
     const meta = decodeCommitMeta(committed.metadata) ?? { w: Date.now(), p: Date.now() };
     const since = rebuildFromTime(meta, this.opts.maxTimespanMs, this.opts.latenessMs);
-    const byTime = await this.opts.admin.fetchTopicOffsetsByTimestamp(topic, since);
-    const found = byTime.find((p) => p.partition === partition);
-    const from =
-      found && BigInt(found.offset) >= 0n && BigInt(found.offset) < committedAt
-        ? BigInt(found.offset)
-        : committedAt;
+    const found = await this.opts.history.offsetAt(topic, partition, since);
+    const from = found !== undefined && found < committedAt ? found : committedAt;
     return { from, replayUntil: committedAt, watermark: Number.NEGATIVE_INFINITY };
   }
 }

@@ -1,4 +1,5 @@
 import type { Bus, BusMessage, ConsumedMessage } from '../bus/types.ts';
+import type { Logger } from '../log.ts';
 import { deadletters } from '../metrics.ts';
 import type { DeadLetterReason, Decoded } from './decode.ts';
 
@@ -47,16 +48,43 @@ export function deadLetterMessage(letter: DeadLetter): BusMessage {
   return { key: letter.key, value: letter.value, headers };
 }
 
+/** Where dead letters go. Each is counted in `klaxon_deadletter_total` by reason once it is there. */
+export interface DeadLetterOutput {
+  /** Resolves once every letter is kept; the chunk they came from is committed only afterwards. */
+  send(letters: readonly DeadLetter[]): Promise<void>;
+}
+
+/** The dead-letter topic (`klaxon detect`): the original bytes, with the reason and source in headers. */
+export function deadLetterTopic(bus: Pick<Bus, 'produce'>, topic: string): DeadLetterOutput {
+  return {
+    async send(letters) {
+      if (letters.length === 0) return;
+      await bus.produce(topic, letters.map(deadLetterMessage));
+      for (const letter of letters) deadletters.inc({ reason: letter.reason });
+    },
+  };
+}
+
 /**
- * Sends dead letters and waits for Kafka's acknowledgement (the offsets of the batch they
- * came from are committed only afterwards); counts them by reason once acknowledged.
+ * One log line per dead letter (`klaxon serve`): a topic nobody consumes would only fill the
+ * in-memory bus. The line names the reason and where the message was read, never its bytes.
  */
-export async function sendDeadLetters(
-  bus: Pick<Bus, 'produce'>,
-  topic: string,
-  letters: readonly DeadLetter[],
-): Promise<void> {
-  if (letters.length === 0) return;
-  await bus.produce(topic, letters.map(deadLetterMessage));
-  for (const letter of letters) deadletters.inc({ reason: letter.reason });
+export function deadLetterLog(logger: Logger): DeadLetterOutput {
+  return {
+    async send(letters) {
+      for (const letter of letters) {
+        logger.error(
+          {
+            reason: letter.reason,
+            detail: letter.detail.slice(0, 1000),
+            key: letter.key,
+            bytes: Buffer.byteLength(letter.value),
+            ...(letter.source ?? {}),
+          },
+          `dead letter: ${letter.reason}`,
+        );
+        deadletters.inc({ reason: letter.reason });
+      }
+    },
+  };
 }

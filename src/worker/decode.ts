@@ -3,7 +3,13 @@ import { NormalizedEvent } from '../schema/event.ts';
 import { Signal } from '../schema/signal.ts';
 
 /** Why a message went to the dead-letter topic: a small fixed set (it is a metric label). */
-export type DeadLetterReason = 'invalid-json' | 'invalid-event' | 'invalid-signal' | 'sink-rejected';
+export type DeadLetterReason =
+  | 'invalid-json'
+  | 'invalid-event'
+  | 'invalid-signal'
+  | 'sink-rejected'
+  /** A valid event the rules could not be evaluated on (a defect in a rule or the engine). */
+  | 'evaluation-failed';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: DeadLetterReason; detail: string };
 

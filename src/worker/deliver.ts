@@ -1,27 +1,24 @@
-import type { Bus } from '../bus/types.ts';
 import { countRaised } from '../detect/detector.ts';
 import { detectLagSeconds } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import { type Sink, writeToAll } from '../sinks/sink.ts';
-import { sendDeadLetters } from './deadletter.ts';
+import type { DeadLetterOutput } from './deadletter.ts';
 
 /**
- * Writes alerts to every sink; alerts a sink refused for good go to the dead-letter topic
- * with the sink's reason. Throws when a sink is unavailable (the caller retries the chunk
- * and commits nothing). Counts alerts and detection lag once they are delivered.
+ * Writes alerts to every sink; alerts a sink refused for good become dead letters with the
+ * sink's reason. Throws when a sink is unavailable (the caller retries the chunk and commits
+ * nothing). Counts alerts (`klaxon_alerts_total`, revision 0 only) and detection lag once
+ * they are delivered, so a retried chunk is counted once.
  */
 export async function deliverAlerts(
   sinks: readonly Sink[],
   alerts: readonly Alert[],
-  bus: Pick<Bus, 'produce'>,
-  deadletterTopic: string,
+  deadLetters: DeadLetterOutput,
   now: () => number = Date.now,
 ): Promise<void> {
   if (alerts.length === 0) return;
   const rejected = await writeToAll(sinks, alerts);
-  await sendDeadLetters(
-    bus,
-    deadletterTopic,
+  await deadLetters.send(
     rejected.map((r) => ({
       reason: 'sink-rejected' as const,
       detail: `${r.sink}: ${r.reason}`,

@@ -6,37 +6,42 @@ import type { NormalizedEvent } from '../schema/event.ts';
 import type { Signal } from '../schema/signal.ts';
 import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import type { Sink } from '../sinks/sink.ts';
-import type { Chunk, ChunkPlan } from './batch-consumer.ts';
-import { type DeadLetter, sendDeadLetters, undecodableLetter } from './deadletter.ts';
+import type { Chunk, ChunkPlan } from './chunk.ts';
+import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeEvent } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
+import { FirstPerRequest } from './first-per-request.ts';
 import { countSecuritySignals } from './security-signals.ts';
 
 export interface DetectStageOptions {
   /** Makes the stateless evaluator and the suppression state; called again after a rebalance. */
   newDetector(): Detector;
   sinks: readonly Sink[];
+  /** Where signals go (Kafka, or the in-memory bus of `serve`). */
   bus: Pick<Bus, 'produce'>;
   signalsTopic: string;
-  deadletterTopic: string;
+  deadLetters: DeadLetterOutput;
   /** When set and enabled, normalized events are indexed for hunting too. */
   eventIndex?: ElasticsearchSink;
 }
 
-/** The Kafka key of a signal: its correlation's group key, so one window lives on one partition. */
+/** The key of a signal: its correlation's group key, so one window lives on one partition. */
 export function signalMessage(signal: Signal): BusMessage {
   return { key: signal.key, value: JSON.stringify(signal) };
 }
 
 /**
- * Stage 1, on `klaxon.events`: decode, evaluate the detection rules (stateless per event),
- * send detection alerts to the sinks, and re-key every match a correlation needs onto
- * `klaxon.signals` by that correlation's group-by values. Undecodable messages become dead
- * letters and never block the partition.
+ * Stage 1, on the events topic: decode, evaluate the detection rules (stateless per event),
+ * send detection alerts to the sinks, and re-key every match a correlation needs onto the
+ * signals topic by that correlation's group-by values. Undecodable messages, and events the
+ * rules cannot be evaluated on, become dead letters and never block the partition.
  */
 export class DetectStage {
   private readonly opts: DetectStageOptions;
   private detector: Detector;
+  private firstPerRequest = new FirstPerRequest();
+  /** Clusters whose windows this detector holds (bounded: cluster names come from Klaxon's credentials). */
+  private clusters = new Set<string>();
 
   constructor(opts: DetectStageOptions) {
     this.opts = opts;
@@ -51,42 +56,62 @@ export class DetectStage {
   reset(): void {
     this.detector.discard();
     this.detector = this.opts.newDetector();
+    this.firstPerRequest = new FirstPerRequest();
+    this.clusters = new Set();
   }
 
   plan(chunk: Chunk): ChunkPlan {
     const letters: DeadLetter[] = [];
     const events: NormalizedEvent[] = [];
-    for (const m of chunk.messages) {
-      const decoded = decodeEvent(m.value);
-      if (decoded.ok) events.push(decoded.value);
-      else letters.push(undecodableLetter(m, decoded));
-    }
-
     const alerts: Alert[] = [];
     const signals: Signal[] = [];
     /** Latest event time per cluster: each cluster's windows move with its own events only. */
     const latest = new Map<string, number>();
-    for (const event of events) {
-      for (const match of this.detector.evaluate(event)) {
-        alerts.push(...this.detector.alertsFor(match));
-        signals.push(...this.detector.signalsFor(match));
+    for (const m of chunk.messages) {
+      const decoded = decodeEvent(m.value);
+      if (!decoded.ok) {
+        letters.push(undecodableLetter(m, decoded));
+        continue;
       }
+      const event = decoded.value;
+      try {
+        const raised: Alert[] = [];
+        const matched: Signal[] = [];
+        for (const match of this.detector.evaluate(event)) {
+          if (!this.firstPerRequest.admit(match)) continue;
+          raised.push(...this.detector.alertsFor(match));
+          matched.push(...this.detector.signalsFor(match));
+        }
+        alerts.push(...raised);
+        signals.push(...matched);
+      } catch (error) {
+        letters.push({
+          reason: 'evaluation-failed',
+          detail: error instanceof Error ? error.message : String(error),
+          key: m.key,
+          value: m.value,
+          source: { topic: m.topic, partition: m.partition, offset: m.offset },
+        });
+        continue;
+      }
+      events.push(event);
       const cluster = event.orchestrator.cluster.name;
+      this.clusters.add(cluster);
       const t = Date.parse(event['@timestamp']);
       if (!(t <= (latest.get(cluster) ?? Number.NEGATIVE_INFINITY))) latest.set(cluster, t);
     }
     for (const [cluster, t] of latest)
       if (Number.isFinite(t)) alerts.push(...this.detector.advance(cluster, t));
 
-    const { sinks, bus, signalsTopic, deadletterTopic, eventIndex } = this.opts;
+    const { sinks, bus, signalsTopic, deadLetters, eventIndex } = this.opts;
     return {
       outcome: { kind: 'commit' },
       deliver: async () => {
         // Signals first: once they are acknowledged, the correlation stage owns them.
         await bus.produce(signalsTopic, signals.map(signalMessage));
-        await deliverAlerts(sinks, alerts, bus, deadletterTopic);
+        await deliverAlerts(sinks, alerts, deadLetters);
         const refused = eventIndex ? await eventIndex.writeEvents(events) : [];
-        await sendDeadLetters(bus, deadletterTopic, [
+        await deadLetters.send([
           ...letters,
           ...refused.map(({ event, reason }) => ({
             reason: 'sink-rejected' as const,
@@ -102,5 +127,16 @@ export class DetectStage {
         }
       },
     };
+  }
+
+  /**
+   * End of input (`serve` stopping: its state does not outlive the process): closes every
+   * suppression window, returning the final revisions to deliver.
+   */
+  close(): Alert[] {
+    const out: Alert[] = [];
+    for (const cluster of this.clusters)
+      out.push(...this.detector.advance(cluster, Number.POSITIVE_INFINITY));
+    return out;
   }
 }

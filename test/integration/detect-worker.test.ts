@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import type { Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDetectWorker } from '../../src/cli/detect.ts';
+import { buildDetectRuntime } from '../../src/cli/detect.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { NormalizedEvent } from '../../src/schema/event.ts';
 import { DEADLETTER_HEADERS } from '../../src/worker/deadletter.ts';
-import type { DetectWorker } from '../../src/worker/detect-worker.ts';
+import type { DetectionRuntime } from '../../src/worker/detection-runtime.ts';
 import {
   alertsOfRule,
   clusterAdminBinding,
@@ -38,7 +38,7 @@ const topics = {
 let rules: TestRules;
 let es: Client;
 let producer: Producer;
-const replicas: Array<{ worker: DetectWorker; stop: () => Promise<void> }> = [];
+const replicas: Array<{ worker: DetectionRuntime; stop: () => Promise<void> }> = [];
 const consumers: Consumer[] = [];
 
 function env(groups: { detect: string; correlate: string }): NodeJS.ProcessEnv {
@@ -61,9 +61,9 @@ function env(groups: { detect: string; correlate: string }): NodeJS.ProcessEnv {
 
 const defaultGroups = { detect: `kxt-detect-${run}`, correlate: `kxt-correlate-${run}` };
 
-async function startReplica(groups = defaultGroups): Promise<DetectWorker> {
+async function startReplica(groups = defaultGroups): Promise<DetectionRuntime> {
   const settings = loadConfig(env(groups));
-  const { worker, bus } = buildDetectWorker(settings, createLogger(settings.log.level));
+  const { runtime: worker, bus } = buildDetectRuntime(settings, createLogger(settings.log.level));
   await bus.start();
   await worker.start();
   const replica = {
@@ -83,7 +83,7 @@ async function stopAll(): Promise<void> {
 }
 
 /** Every worker joined both groups, and both groups settled with one member per worker. */
-async function waitJoined(workers: DetectWorker[], groups = defaultGroups): Promise<void> {
+async function waitJoined(workers: DetectionRuntime[], groups = defaultGroups): Promise<void> {
   await waitFor(() => workers.every((w) => w.detect.isJoined && w.correlate?.isJoined), 60_000);
   const admin = kafkaClient('kxt-group-check').admin();
   await admin.connect();

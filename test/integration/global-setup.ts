@@ -1,8 +1,9 @@
 // vitest globalSetup for the integration project: makes sure real Kafka, Elasticsearch,
-// Alertmanager and the cloud emulators (moto for CloudWatch Logs, pstest for Pub/Sub, Kafka's SASL
-// listeners for Event Hubs) answer, then hands their endpoints to the tests (inject('services')) and
-// to code that reads the environment (KAFKA_BROKERS, ELASTICSEARCH_URL, KLAXON_ALERTMANAGER_URL,
-// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, PUBSUB_EMULATOR_HOST, ...).
+// Alertmanager, the cloud emulators (moto for CloudWatch Logs, pstest for Pub/Sub, Kafka's SASL
+// listeners for Event Hubs) and the SIEM receivers (rsyslog, an OpenTelemetry Collector) answer, then
+// hands their endpoints to the tests (inject('services')) and to code that reads the environment
+// (KAFKA_BROKERS, ELASTICSEARCH_URL, KLAXON_ALERTMANAGER_URL, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+// PUBSUB_EMULATOR_HOST, ...). The SIEM receivers are always started: the tests read the files they write.
 //
 // With KAFKA_BROKERS and ELASTICSEARCH_URL both set, those servers are used as they are (and
 // KLAXON_TEST_EVENTHUBS_* name their SASL listeners, if any); likewise moto is not started when
@@ -12,17 +13,37 @@
 // running stay up (developers keep them running; `npm run services:down` stops them).
 // KLAXON_KEEP_SERVICES=1 keeps everything up.
 import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { EventHubsEndpoints, ServiceEndpoints } from './services.ts';
 
 const script = new URL('../../scripts/services', import.meta.url).pathname;
-const names = ['kafka', 'elasticsearch', 'alertmanager', 'moto', 'pubsub'] as const;
+const names = ['kafka', 'elasticsearch', 'alertmanager', 'moto', 'pubsub', 'rsyslog', 'otelcol'] as const;
 type Name = (typeof names)[number];
+const siemReceivers: Name[] = ['rsyslog', 'otelcol'];
+
+/** Where scripts/services keeps its data (the receivers' output files, the test CA). */
+const servicesDir = process.env.KLAXON_SERVICES_DIR ?? '/var/tmp/klaxon-services';
+const tls = join(servicesDir, 'rsyslog', 'tls');
+const siem: Pick<ServiceEndpoints, 'syslog' | 'otlp'> = {
+  syslog: {
+    host: '127.0.0.1',
+    tcpPort: 10514,
+    tlsPort: 10515,
+    mtlsPort: 10516,
+    caFile: join(tls, 'ca.crt'),
+    clientCertFile: join(tls, 'client.crt'),
+    clientKeyFile: join(tls, 'client.key'),
+    outDir: join(servicesDir, 'rsyslog', 'out'),
+  },
+  otlp: { endpoint: 'http://127.0.0.1:14318', outFile: join(servicesDir, 'otelcol', 'out', 'logs.jsonl') },
+};
 
 const local = {
   kafkaBrokers: ['127.0.0.1:9092'],
   elasticsearchUrl: 'http://127.0.0.1:9200',
   alertmanagerUrl: 'http://127.0.0.1:9093',
+  ...siem,
 };
 /** Dummy AWS credentials and project id: emulators accept anything, and nothing real leaves. */
 const awsTestKey = 'klaxon-test';
@@ -132,6 +153,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ...(external && process.env.KLAXON_ALERTMANAGER_URL ? [] : (['alertmanager'] as const)),
     ...(externalMoto ? [] : (['moto'] as const)),
     ...(externalPubsub ? [] : (['pubsub'] as const)),
+    ...siemReceivers,
   ];
   if (!external) requireJavaAndMaven();
 
@@ -146,6 +168,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
           kafkaBrokers: list(process.env.KAFKA_BROKERS),
           elasticsearchUrl: process.env.ELASTICSEARCH_URL ?? '',
           alertmanagerUrl: process.env.KLAXON_ALERTMANAGER_URL ?? local.alertmanagerUrl,
+          ...siem,
         }
       : local),
     cloudWatchLogsUrl:

@@ -107,9 +107,46 @@ describe.each([
     );
     // serve counts the security signals of what it evaluates, like `detect` does.
     expect(metrics).toMatch(/klaxon_k8s_rbac_changes_total\{cluster="staging",verb="create"\} 1/);
+    // Alerts and events are counted once delivered, as `detect` counts them.
+    const delivered = await waitFor(async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return /klaxon_detect_events_total\{source="falco"\} 1/.test(text) && text;
+    }, 30_000);
+    expect(delivered).toMatch(/klaxon_detect_events_total\{source="audit"\} 5\n/);
+    expect(delivered).toMatch(
+      /klaxon_alerts_total\{rule="serve-test-crb",severity="high",cluster="prod"\} 1\n/,
+    );
+    expect(delivered).toMatch(
+      /klaxon_alerts_total\{rule="serve-test-crb",severity="high",cluster="staging"\} 1\n/,
+    );
 
     served.child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => served!.child.on('exit', resolve));
     expect(code).toBe(0);
+  });
+});
+
+describe('klaxon serve on the memory bus, stopped', () => {
+  it('detects on SIGTERM what ingest accepted before, then exits 0', async () => {
+    served = await startWithRule({});
+    // More than two chunks of ordinary requests first, so the bindings are still queued at SIGTERM.
+    for (let i = 0; i < 3; i++) {
+      const noise = Array.from({ length: 500 }, () => auditEvent());
+      expect((await post(served.url, TOKENS.prod, eventList(noise))).status).toBe(200);
+    }
+    const accepted = await post(
+      served.url,
+      TOKENS.prod,
+      eventList(['oscar', 'peggy', 'victor'].map((user) => binding(user))),
+    );
+    expect(accepted.status).toBe(200);
+    served.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => served!.child.on('exit', resolve));
+    expect(code).toBe(0);
+    const users = alertsOf(served.stdout())
+      .filter((a) => a.rule.name === 'serve-test-crb')
+      .map((a) => a.user?.name)
+      .sort();
+    expect(users).toEqual(['oscar', 'peggy', 'victor']);
   });
 });

@@ -40,6 +40,19 @@ export type ServiceEndpoints = {
   pubsubProjectId: string;
   /** Absent when an external KAFKA_BROKERS was given without KLAXON_TEST_EVENTHUBS_*. */
   eventHubs?: EventHubsEndpoints;
+  /** rsyslog: one port per transport, the test CA and client certificate, and the files it writes (`<tcp|tls|mtls>.jsonl`). */
+  syslog: {
+    host: string;
+    tcpPort: number;
+    tlsPort: number;
+    mtlsPort: number;
+    caFile: string;
+    clientCertFile: string;
+    clientKeyFile: string;
+    outDir: string;
+  };
+  /** The OpenTelemetry Collector's OTLP/HTTP base URL and the file its exporter writes (one OTLP JSON request per line). */
+  otlp: { endpoint: string; outFile: string };
 };
 
 declare module 'vitest' {
@@ -74,6 +87,14 @@ export function elasticsearchUrl(): string {
 /** Alertmanager base URL, e.g. 'http://127.0.0.1:9093'. */
 export function alertmanagerUrl(): string {
   return endpoints().alertmanagerUrl;
+}
+
+export function syslogReceiver(): ServiceEndpoints['syslog'] {
+  return endpoints().syslog;
+}
+
+export function otlpCollector(): ServiceEndpoints['otlp'] {
+  return endpoints().otlp;
 }
 
 /** A kafkajs client on the test broker; kafkajs' own logging is off (assert on behaviour instead). */

@@ -28,7 +28,11 @@ function uniqueRule(alert: Alert, name: string): Alert {
 }
 
 describe('AlertmanagerSink against a real Alertmanager', () => {
-  const sink = new AlertmanagerSink({ url, minLevel: 'medium', resolveAfterMs: 600_000 });
+  const sink = new AlertmanagerSink({
+    url,
+    filter: { minLevel: 'medium', rules: [], excludeRules: [], tags: [] },
+    resolveAfterMs: 600_000,
+  });
 
   beforeAll(async () => {
     expect(await sink.ready(), `Alertmanager at ${url} is not ready`).toBe(true);

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../../src/config.ts';
 import { Level } from '../../../src/schema/alert.ts';
-import { meetsLevel, toPostable } from '../../../src/sinks/alertmanager.ts';
+import { toPostable } from '../../../src/sinks/alertmanager.ts';
+import { meetsLevel } from '../../../src/sinks/filter.ts';
 import { makeAlert } from '../sinks/make-alert.ts';
 
 // The routing tree of deploy/alertmanager/alertmanager.yml, checked by Alertmanager's own amtool

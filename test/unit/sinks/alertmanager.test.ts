@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meetsLevel, toPostable } from '../../../src/sinks/alertmanager.ts';
+import { toPostable } from '../../../src/sinks/alertmanager.ts';
 import { makeAlert } from './make-alert.ts';
 
 describe('toPostable', () => {
@@ -36,15 +36,6 @@ describe('toPostable', () => {
     );
     expect(p.labels).not.toHaveProperty('cluster');
     expect(p.labels).not.toHaveProperty('namespace');
-  });
-});
-
-describe('meetsLevel', () => {
-  it('compares Sigma levels by urgency', () => {
-    expect(meetsLevel(makeAlert('a', { level: 'low' }), 'medium')).toBe(false);
-    expect(meetsLevel(makeAlert('a', { level: 'medium' }), 'medium')).toBe(true);
-    expect(meetsLevel(makeAlert('a', { level: 'critical' }), 'high')).toBe(true);
-    expect(meetsLevel(makeAlert('a', { level: 'informational' }), 'informational')).toBe(true);
   });
 });
 

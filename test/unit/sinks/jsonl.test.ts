@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -46,5 +46,18 @@ describe('JsonlSink', () => {
     const sink = new JsonlSink({ file: '/nonexistent-dir/alerts.jsonl' });
     await new Promise((r) => setTimeout(r, 50));
     await expect(sink.write([makeAlert('a')])).rejects.toThrow(/ENOENT/);
+  });
+
+  it('writes the alerts of a failed write on the retry (a failure is not remembered as written)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'klaxon-jsonl-')), 'not-yet');
+    const file = join(dir, 'alerts.jsonl');
+    const sink = new JsonlSink({ file });
+    const a = makeAlert('a');
+    await expect(sink.write([a])).rejects.toThrow(/ENOENT/);
+    mkdirSync(dir);
+    await sink.write([a]);
+    await sink.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).klaxon.alert_id)).toEqual([a.klaxon.alert_id]);
   });
 });

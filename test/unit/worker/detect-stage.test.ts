@@ -5,7 +5,8 @@ import { loadRules } from '../../../src/detect/load.ts';
 import type { Alert } from '../../../src/schema/alert.ts';
 import { Signal } from '../../../src/schema/signal.ts';
 import { type RejectedAlert, type Sink, SinkUnavailableError } from '../../../src/sinks/sink.ts';
-import type { Chunk } from '../../../src/worker/batch-consumer.ts';
+import type { Chunk } from '../../../src/worker/chunk.ts';
+import { deadLetterTopic } from '../../../src/worker/deadletter.ts';
 import { DetectStage } from '../../../src/worker/detect-stage.ts';
 import { clusterAdminBinding, failedAuth, writeTestRules } from '../../integration/detect-fixtures.ts';
 
@@ -65,7 +66,7 @@ describe('DetectStage', () => {
       sinks: [sink],
       bus,
       signalsTopic: 'signals',
-      deadletterTopic: 'dead',
+      deadLetters: deadLetterTopic(bus, 'dead'),
     });
     const plan = stage.plan(
       chunkOf([
@@ -89,16 +90,45 @@ describe('DetectStage', () => {
 
   it('delivers the same alerts again when a sink failed, without evaluating twice', async () => {
     const sink = new FlakySink(1);
+    const bus = recordingBus();
     const stage = new DetectStage({
       newDetector: () => new Detector(ruleset),
       sinks: [sink],
-      bus: recordingBus(),
+      bus,
       signalsTopic: 'signals',
-      deadletterTopic: 'dead',
+      deadLetters: deadLetterTopic(bus, 'dead'),
     });
     const plan = stage.plan(chunkOf([clusterAdminBinding(t, 'mallory')]));
     await expect(plan.deliver()).rejects.toBeInstanceOf(SinkUnavailableError);
     await plan.deliver();
     expect(sink.stored.map((a) => [a.rule.name, a.klaxon.revision])).toEqual([[rules.admin, 0]]);
+  });
+
+  it('turns an event the rules cannot be evaluated on into a dead letter and goes on with the others', async () => {
+    const sink = new FlakySink(0);
+    const bus = recordingBus();
+    const poison = clusterAdminBinding(t, 'poison');
+    const stage = new DetectStage({
+      newDetector: () => {
+        const detector = new Detector(ruleset);
+        const evaluate = detector.evaluate.bind(detector);
+        detector.evaluate = (event) => {
+          if (event.user?.name === 'poison') throw new Error('rule engine defect');
+          return evaluate(event);
+        };
+        return detector;
+      },
+      sinks: [sink],
+      bus,
+      signalsTopic: 'signals',
+      deadLetters: deadLetterTopic(bus, 'dead'),
+    });
+    const plan = stage.plan(chunkOf([poison, clusterAdminBinding(t, 'mallory')]));
+    await plan.deliver();
+    expect(sink.stored.map((a) => a.user?.name)).toEqual(['mallory']);
+    const letters = bus.sent.filter((s) => s.topic === 'dead').flatMap((s) => s.messages);
+    expect(
+      letters.map((l) => [l.headers?.['klaxon-deadletter-reason'], l.headers?.['klaxon-source-offset']]),
+    ).toEqual([['evaluation-failed', '0']]);
   });
 });
