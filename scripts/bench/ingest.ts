@@ -17,7 +17,7 @@ import { median } from './stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const LOAD = path.join(path.dirname(SELF), 'load.ts');
-const TOKEN = 'bench-token';
+const TOKEN = 'bench-token-0123456789abcdefghijklmnop';
 
 export interface IngestFigures {
   /** Events per CPU-second of the server process (main thread, GC and libuv included): per core. */

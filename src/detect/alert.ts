@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { datasetNamed, datasetOf } from '../datasets/index.ts';
 import { type Alert, type Level, SEVERITY_SCORE } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import type { AlertContext } from '../schema/signal.ts';
+import { AlertContext } from '../schema/signal.ts';
 import { displaySafe } from './display.ts';
 import type { RuleMeta } from './ruleset.ts';
 
@@ -14,35 +15,6 @@ export function alertId(ruleId: string, key: string, firstEventId: string): stri
     .update('\0')
     .update(firstEventId)
     .digest('hex');
-}
-
-const AUDIT_SLICE = [
-  'auditID',
-  'stage',
-  'verb',
-  'requestURI',
-  'objectRef',
-  'user',
-  'impersonatedUser',
-  'sourceIPs',
-  'userAgent',
-  'annotations',
-] as const;
-const FALCO_SLICE = [
-  'rule',
-  'priority',
-  'output',
-  'output_fields',
-  'tags',
-  'source',
-  'hostname',
-  'time',
-] as const;
-
-function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
 }
 
 /** The context an alert carries: who, from where, on what — and the key slice of the original event. */
@@ -69,14 +41,7 @@ export function contextOf(event: NormalizedEvent): AlertContext {
     ctx.process = { command_line: event.process.command_line };
     if (event.process.name) ctx.process.name = event.process.name;
   }
-  const audit = event.kubernetes?.audit;
-  if (audit) {
-    const slice = pick(audit, AUDIT_SLICE);
-    const status = audit.responseStatus as Record<string, unknown> | undefined;
-    if (status && typeof status.code === 'number') slice.responseStatus = { code: status.code };
-    ctx.kubernetes = { audit: slice };
-  }
-  if (event.falco) ctx.falco = pick(event.falco, FALCO_SLICE);
+  Object.assign(ctx, datasetOf(event).alertSection(event));
   return ctx;
 }
 
@@ -149,82 +114,17 @@ export function levelFromFalcoPriority(priority: unknown, fallback: Level): Leve
   return typeof priority === 'string' ? (FALCO_LEVELS[priority.toLowerCase()] ?? fallback) : fallback;
 }
 
-const PAST: Record<string, string> = {
-  create: 'created',
-  update: 'updated',
-  patch: 'patched',
-  delete: 'deleted',
-  deletecollection: 'deleted a collection of',
-  get: 'read',
-  list: 'listed',
-  watch: 'watched',
-  proxy: 'proxied to',
-  impersonate: 'impersonated',
-  bind: 'bound',
-  escalate: 'escalated',
-  approve: 'approved',
-};
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
-}
-
-function where(ctx: AlertContext): string {
-  const cluster = ctx.orchestrator?.cluster?.name ?? 'unknown';
-  const ns = ctx.orchestrator?.namespace;
-  return ns ? `in namespace ${ns} of cluster ${cluster}` : `in cluster ${cluster} (cluster-wide)`;
-}
-
-/** Long enough to recognise a command, short enough for a page. */
-const COMMAND_IN_MESSAGE = 160;
-
-/** ` running "sh -c …"` for an exec that names its command (already redacted by the normalizer). */
-function running(ctx: AlertContext): string {
-  const line = ctx.process?.command_line;
-  if (!line) return '';
-  const short = line.length > COMMAND_IN_MESSAGE ? `${line.slice(0, COMMAND_IN_MESSAGE - 1)}…` : line;
-  return ` running "${short}"`;
-}
-
-/** One human line: who did what to what, where — and which rule says so. */
+/** One human line: who did what to what, where — and which rule says so (in the words of the event's dataset). */
 export function detectionMessage(ctx: AlertContext, title: string): string {
-  const audit = ctx.kubernetes?.audit;
-  if (audit) {
-    const user = audit.user as Record<string, unknown> | undefined;
-    const who = str(user?.username) ?? ctx.user?.name ?? 'someone';
-    const verb = str(audit.verb) ?? 'requested';
-    const ref = (audit.objectRef as Record<string, unknown> | undefined) ?? {};
-    const resource = str(ref.resource);
-    const name = str(ref.name) ?? ctx.orchestrator?.resource?.name;
-    const sub = str(ref.subresource);
-    const target = resource
-      ? name
-        ? `${resource}/${name}`
-        : resource
-      : (str(audit.requestURI) ?? 'the API');
-    const code = (audit.responseStatus as Record<string, unknown> | undefined)?.code;
-    let action: string;
-    if (sub && ['exec', 'attach', 'portforward'].includes(sub))
-      action = `opened ${sub} to ${target}${running(ctx)}`;
-    else action = `${PAST[verb] ?? verb} ${sub ? `${target}/${sub}` : target}`;
-    if (typeof code === 'number' && code >= 400)
-      action = `was refused (${code}) to ${verb} ${sub ? `${target}/${sub}` : target}`;
-    return `${who} ${action} ${where(ctx)} — ${title}`;
-  }
-  const falco = ctx.falco;
-  if (falco) {
-    // Falco's output starts with the time and the priority, which the message says already.
-    const output = (str(falco.output) ?? str(falco.rule) ?? 'Falco alert')
-      .replace(/\s+/g, ' ')
-      .replace(/^[0-9:.]+: [A-Za-z]+ /, '');
-    const pod = ctx.orchestrator?.resource?.name;
-    return `Falco ${str(falco.priority) ?? ''}: ${output}${pod ? ` (pod ${pod})` : ''} ${where(ctx)} — ${title}`.replace(
-      'Falco :',
-      'Falco:',
-    );
-  }
-  return `${ctx.user?.name ?? 'someone'} ${where(ctx)} — ${title}`;
+  const dataset = datasetNamed(ctx.dataset);
+  if (dataset) return dataset.message(ctx, title);
+  return `${ctx.user?.name ?? 'someone'} in cluster ${ctx.orchestrator?.cluster?.name ?? 'unknown'} — ${title}`;
 }
+
+/** The alert fields its context fills (AlertContext's, but its time and dataset, which the alert puts elsewhere). */
+const CONTEXT_FIELDS = Object.keys(AlertContext.shape).filter(
+  (k): k is Exclude<keyof AlertContext, '@timestamp' | 'dataset'> => k !== '@timestamp' && k !== 'dataset',
+);
 
 export interface AlertParts {
   rule: RuleMeta;
@@ -241,7 +141,7 @@ export interface AlertParts {
 
 export function buildAlert(p: AlertParts): Alert {
   const { context: ctx, rule } = p;
-  const falcoTags = Array.isArray(ctx.falco?.tags) ? (ctx.falco.tags as unknown[]) : [];
+  const eventTags = datasetNamed(ctx.dataset)?.attackTags?.(ctx) ?? [];
   const alert: Alert = {
     '@timestamp': ctx['@timestamp'],
     event: { kind: 'alert', created: p.created, severity: SEVERITY_SCORE[p.level], dataset: ctx.dataset },
@@ -257,17 +157,11 @@ export function buildAlert(p: AlertParts): Alert {
   };
   if (rule.description) alert.rule.description = rule.description.trim();
   if (rule.references && rule.references.length > 0) alert.rule.reference = rule.references;
-  const threat = threatOf(rule.tags, falcoTags);
+  const threat = threatOf(rule.tags, eventTags);
   if (threat) alert.threat = threat;
   if (p.correlation) alert.klaxon.correlation = p.correlation;
-  if (ctx.user) alert.user = ctx.user;
-  if (ctx.source) alert.source = ctx.source;
-  if (ctx.user_agent) alert.user_agent = ctx.user_agent;
-  if (ctx.orchestrator) alert.orchestrator = ctx.orchestrator;
-  if (ctx.container) alert.container = ctx.container;
-  if (ctx.process) alert.process = ctx.process;
-  if (ctx.kubernetes) alert.kubernetes = ctx.kubernetes;
-  if (ctx.falco) alert.falco = ctx.falco;
+  const fields = alert as Record<string, unknown>;
+  for (const key of CONTEXT_FIELDS) if (ctx[key] !== undefined) fields[key] = ctx[key];
   if (rule.tags.length > 0) alert.tags = rule.tags;
   return alert;
 }

@@ -1,3 +1,4 @@
+import { datasetNamed } from '../datasets/index.ts';
 import { correlationEvicted, correlationKeys } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
@@ -51,34 +52,45 @@ function correlationMessage(
   group: Record<string, string>,
   n: number,
   ctx: AlertContext,
+  actorNamed: boolean,
 ): string {
   const by = Object.entries(group)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   const what = c.strategy.describe(c, n);
   const cluster = ctx.orchestrator?.cluster?.name ?? 'unknown';
-  const user = ctx.kubernetes ? ctx.user?.name : undefined;
+  const user = actorNamed ? ctx.user?.name : undefined;
   const actor = user && !Object.values(group).includes(user) ? ` by ${user}` : '';
   return `${what}${by ? ` for ${by}` : ''}${actor} within ${timespanText(c.timespanMs)} in cluster ${cluster} — ${c.title}`;
 }
 
+/** Whether an entry's event names the Kubernetes identity that acted (its dataset says so). */
+function namesActor(e: Entry): boolean {
+  return datasetNamed(e.context.dataset)?.actor === true;
+}
+
 /**
- * The context of a correlation alert: its last event's, but a sequence that ends with a Falco alert is still
- * about the Kubernetes identity that started it (who opened the exec), not the process user Falco reports.
+ * The context of a correlation alert: its last event's, but a sequence that ends with an event of a dataset that
+ * does not name the Kubernetes identity (a Falco alert) is still about the identity that started it (who opened
+ * the exec), not the process user Falco reports: its who, and its original event's section, come from the last
+ * event that names one.
  */
 function correlationContext(window: readonly Entry[], last: Entry): AlertContext {
-  if (last.context.kubernetes) return last.context;
+  if (namesActor(last)) return last.context;
   let actor: Entry | undefined;
-  for (const e of window) if (e.context.kubernetes && (!actor || e.time >= actor.time)) actor = e;
+  for (const e of window) if (namesActor(e) && (!actor || e.time >= actor.time)) actor = e;
   if (!actor) return last.context;
-  const { user, source, user_agent, kubernetes } = actor.context;
-  const ctx: AlertContext = { ...last.context, kubernetes };
+  const { user, source, user_agent } = actor.context;
+  const ctx: AlertContext = { ...last.context };
   delete ctx.user;
   delete ctx.source;
   delete ctx.user_agent;
   if (user) ctx.user = user;
   if (source) ctx.source = source;
   if (user_agent) ctx.user_agent = user_agent;
+  const fields = ctx as Record<string, unknown>;
+  for (const [key, value] of Object.entries(actor.context))
+    if (fields[key] === undefined) fields[key] = value;
   return ctx;
 }
 
@@ -226,7 +238,7 @@ export class Correlator {
       eventIds,
       count: window.length,
       revision: 0,
-      message: correlationMessage(c, g.group, n, context),
+      message: correlationMessage(c, g.group, n, context, window.some(namesActor)),
       created: this.opts.now().toISOString(),
       correlation: { type: c.type, group: g.group },
     });
@@ -343,8 +355,7 @@ export class Correlator {
 }
 
 function valueFromContext(field: string, ctx: AlertContext): string | undefined {
-  const scope =
-    ctx.dataset === 'falco' ? 'falco' : ctx.dataset === 'kubernetes.audit' ? 'kubernetes.audit' : 'ecs';
+  const scope = datasetNamed(ctx.dataset)?.name ?? 'ecs';
   return firstValue(compileField(field, scope), ctx as unknown as NormalizedEvent);
 }
 

@@ -1,3 +1,4 @@
+import { datasetNamed } from '../datasets/index.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { type Condition, ConditionError, parseCondition } from './condition.ts';
 import { anyString, compileField, type FieldAccessor, type FieldScope, MATCH, PRESENT } from './fields.ts';
@@ -7,13 +8,11 @@ import { anyOf, ItemError } from './values.ts';
 
 export type EventPredicate = (event: NormalizedEvent) => boolean;
 
-/** Literal values a detection requires of an indexed field (undefined: unconstrained). */
-export interface Requirements {
-  verb?: Set<string>;
-  resource?: Set<string>;
-  /** `responseStatus.code`, as decimal text: most rules that name neither verb nor resource name a status. */
-  code?: Set<string>;
-}
+/**
+ * Literal values a detection requires of each index key of its dataset (`Dataset.index`: audit's `verb`,
+ * `resource`, `code`): an absent key is unconstrained, an empty set can never match.
+ */
+export type Requirements = Record<string, Set<string> | undefined>;
 
 export interface CompiledDetection {
   match: EventPredicate;
@@ -30,9 +29,8 @@ export class DetectionError extends Error {
 }
 
 function scopeRoot(scope: FieldScope): (e: NormalizedEvent) => unknown {
-  if (scope === 'kubernetes.audit') return (e) => e.kubernetes?.audit;
-  if (scope === 'falco') return (e) => e.falco;
-  return (e) => e;
+  const dataset = scope === 'ecs' ? undefined : datasetNamed(scope);
+  return dataset ? dataset.fields.root : (e) => e;
 }
 
 /** Options of a whole detection or filter section (custom attribute `klaxon`). */
@@ -155,12 +153,10 @@ function or(preds: EventPredicate[]): EventPredicate {
   };
 }
 
-function indexedField(field: string, scope: FieldScope): keyof Requirements | undefined {
-  if (scope !== 'kubernetes.audit') return undefined;
-  if (field === 'verb') return 'verb';
-  if (field === 'objectRef.resource' || field === 'resource') return 'resource';
-  if (field === 'responseStatus.code') return 'code';
-  return undefined;
+/** The index key a field name constrains in rules of this scope, if any. */
+function indexedField(field: string, scope: FieldScope): string | undefined {
+  if (scope === 'ecs') return undefined;
+  return datasetNamed(scope)?.index.find((k) => k.fields.includes(field))?.key;
 }
 
 function literalSet(raw: unknown, mods: string[]): Set<string> | undefined {
@@ -168,7 +164,7 @@ function literalSet(raw: unknown, mods: string[]): Set<string> | undefined {
   const values = Array.isArray(raw) ? raw : [raw];
   const out = new Set<string>();
   for (const v of values) {
-    // A number matches the number or its decimal text (valuePredicate), so it indexes as that text.
+    // A number matches the number or its decimal text (exactPredicate, values.ts), so it indexes as that text.
     if (typeof v === 'number' && Number.isInteger(v)) out.add(String(v));
     else if (typeof v !== 'string' || /[*?\\]/.test(v)) return undefined;
     else out.add(v.toLowerCase());
@@ -193,20 +189,19 @@ function union(sets: (Set<string> | undefined)[]): Set<string> | undefined {
 
 function combineAnd(reqs: Requirements[]): Requirements {
   const out: Requirements = {};
-  for (const r of reqs) {
-    out.verb = intersect(out.verb, r.verb);
-    out.resource = intersect(out.resource, r.resource);
-    out.code = intersect(out.code, r.code);
-  }
+  for (const r of reqs) for (const key of Object.keys(r)) out[key] = intersect(out[key], r[key]);
   return out;
 }
 
+/** A key stays constrained under OR only when every branch constrains it. */
 function combineOr(reqs: Requirements[]): Requirements {
-  return {
-    verb: union(reqs.map((r) => r.verb)),
-    resource: union(reqs.map((r) => r.resource)),
-    code: union(reqs.map((r) => r.code)),
-  };
+  const out: Requirements = {};
+  const keys = new Set(reqs.flatMap((r) => Object.keys(r)));
+  for (const key of keys) {
+    const sets = union(reqs.map((r) => r[key]));
+    if (sets) out[key] = sets;
+  }
+  return out;
 }
 
 function compileMap(

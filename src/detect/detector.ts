@@ -1,3 +1,5 @@
+import type { Counter } from 'prom-client';
+import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
 import type { Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
@@ -5,6 +7,7 @@ import type { Signal } from '../schema/signal.ts';
 import { alertId, buildAlert, contextOf, detectionMessage, levelFromFalcoPriority } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
 import { firstValue } from './fields.ts';
+import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
 
@@ -28,53 +31,11 @@ export interface RuleMatch {
 // Shared and frozen: most events match nothing, and nothing may be added to these.
 const NO_MATCHES = Object.freeze([]) as unknown as RuleMatch[];
 const NO_ALERTS = Object.freeze([]) as unknown as Alert[];
-const AUDIT_EVENTS = detectEvents.labels({ source: 'audit' });
-const FALCO_EVENTS = detectEvents.labels({ source: 'falco' });
-const LONG_RUNNING = new Set(['exec', 'attach', 'portforward']);
-
-/**
- * Rules by resource, then by verb; rules that require only a verb; rules that require neither
- * but a response status code; the rest.
- */
-interface Index {
-  byResource: Map<string, { byVerb: Map<string, DetectionRule[]>; anyVerb: DetectionRule[] }>;
-  byVerb: Map<string, DetectionRule[]>;
-  byCode: Map<string, DetectionRule[]>;
-  rest: DetectionRule[];
-}
-
-function push<K>(m: Map<K, DetectionRule[]>, k: K, r: DetectionRule): void {
-  const list = m.get(k);
-  if (list) list.push(r);
-  else m.set(k, [r]);
-}
-
-/** Rules by the literal values their conditions require, so an event meets only rules that can match it. */
-function buildIndex(rules: DetectionRule[]): Index {
-  const idx: Index = { byResource: new Map(), byVerb: new Map(), byCode: new Map(), rest: [] };
-  for (const r of rules) {
-    const { resource, verb, code } = r.requires;
-    // A requirement that is an empty set (contradictory literals) can never match: indexed nowhere.
-    if (resource?.size === 0 || verb?.size === 0 || code?.size === 0) continue;
-    if (resource) {
-      for (const res of resource) {
-        let slot = idx.byResource.get(res);
-        if (!slot) {
-          slot = { byVerb: new Map(), anyVerb: [] };
-          idx.byResource.set(res, slot);
-        }
-        if (verb) for (const v of verb) push(slot.byVerb, v, r);
-        else slot.anyVerb.push(r);
-      }
-    } else if (verb) for (const v of verb) push(idx.byVerb, v, r);
-    else if (code) for (const c of code) push(idx.byCode, c, r);
-    else idx.rest.push(r);
-  }
-  return idx;
-}
-
-function lower(v: unknown): string | undefined {
-  return typeof v === 'string' ? v.toLowerCase() : undefined;
+/** A dataset's rules, indexed, and its events counter. */
+interface DatasetRules {
+  dataset: Dataset;
+  index: RuleIndex;
+  events: Counter.Internal;
 }
 
 /**
@@ -85,8 +46,8 @@ function lower(v: unknown): string | undefined {
 class ClusterState {
   readonly suppressor: Suppressor;
   readonly correlator: Correlator;
-  /** auditID → rules already matched (one alert per rule per auditID, across stages and retries). */
-  readonly seenAudit = new Map<string, Set<DetectionRule>>();
+  /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
+  readonly seenRequests = new Map<string, Set<DetectionRule>>();
   maxTime = Number.NEGATIVE_INFINITY;
 
   constructor(ruleset: RuleSet, opts: { latenessMs: number; maxKeys: number; now: () => Date }) {
@@ -108,8 +69,14 @@ function clusterOfSignal(signal: Signal): string {
  */
 export class Detector {
   readonly ruleset: RuleSet;
-  private readonly audit: Index;
-  private readonly falco: DetectionRule[];
+  /** Each dataset with the index of its rules and its events counter. */
+  private readonly datasets = new Map<string, DatasetRules>();
+  /** The matches being collected for the event in `evaluate` (no closure per event). */
+  private matches: RuleMatch[] = NO_MATCHES;
+  private matching: NormalizedEvent | undefined;
+  private readonly collect = (rules: DetectionRule[]) => {
+    this.matches = this.check(rules, this.matching!, this.matches);
+  };
   private readonly now: () => Date;
   private readonly latenessMs: number;
   private readonly maxKeys: number;
@@ -123,8 +90,14 @@ export class Detector {
     this.latenessMs = options.latenessMs ?? 30_000;
     this.maxKeys = options.maxKeys ?? 100_000;
     this.maxClusters = options.maxClusters ?? 1_024;
-    this.audit = buildIndex(ruleset.rules.filter((r) => r.scope === 'kubernetes.audit'));
-    this.falco = ruleset.rules.filter((r) => r.scope === 'falco');
+    for (const dataset of DATASETS) {
+      const rules = ruleset.rules.filter((r) => r.scope === dataset.name);
+      this.datasets.set(dataset.name, {
+        dataset,
+        index: new RuleIndex(dataset.index, rules),
+        events: detectEvents.labels({ source: dataset.label }),
+      });
+    }
   }
 
   private stateOf(cluster: string): ClusterState {
@@ -148,6 +121,13 @@ export class Detector {
       dropped.correlator.discard();
     }
     return st;
+  }
+
+  /** Live correlation groups, all clusters together. */
+  get correlationGroups(): number {
+    let n = 0;
+    for (const st of this.clusters.values()) n += st.correlator.size;
+    return n;
   }
 
   /** Drops every window without emitting anything (the engine is being replaced after a rebalance). */
@@ -178,51 +158,32 @@ export class Detector {
 
   /** Stateless: the detection rules (with their filters) that match the event. */
   evaluate(event: NormalizedEvent): RuleMatch[] {
-    let out = NO_MATCHES;
-    if (event.event.dataset === 'kubernetes.audit') {
-      const a = event.kubernetes?.audit;
-      if (!a) return out;
-      const stage = a.stage;
-      const ref = a.objectRef as Record<string, unknown> | undefined;
-      if (stage !== undefined && stage !== 'ResponseComplete') {
-        // Long-running requests (exec, attach, port-forward) log ResponseStarted when the session opens;
-        // failed authentication (401) is logged at ResponseStarted only (apiserver WithFailedAuthenticationAudit).
-        const code = (a.responseStatus as Record<string, unknown> | undefined)?.code;
-        if (stage !== 'ResponseStarted' || !(LONG_RUNNING.has(ref?.subresource as string) || code === 401))
-          return out;
-      }
-      const verb = lower(a.verb);
-      const resource = lower(ref?.resource);
-      if (resource !== undefined) {
-        const slot = this.audit.byResource.get(resource);
-        if (slot) {
-          out = this.check(slot.anyVerb, event, out);
-          if (verb !== undefined) out = this.check(slot.byVerb.get(verb), event, out);
-        }
-      }
-      if (verb !== undefined) out = this.check(this.audit.byVerb.get(verb), event, out);
-      const code = (a.responseStatus as Record<string, unknown> | undefined)?.code;
-      if (typeof code === 'number' || typeof code === 'string') {
-        out = this.check(this.audit.byCode.get(String(code).toLowerCase()), event, out);
-      }
-      out = this.check(this.audit.rest, event, out);
-      if (out.length > 1) out.sort((x, y) => x.rule.index - y.rule.index);
-    } else if (event.event.dataset === 'falco') out = this.check(this.falco, event, out);
+    const entry = this.datasets.get(event.event.dataset);
+    if (!entry || (entry.dataset.evaluable && !entry.dataset.evaluable(event))) return NO_MATCHES;
+    this.matches = NO_MATCHES;
+    this.matching = event;
+    entry.index.candidates(event, this.collect);
+    const out = this.matches;
+    this.matches = NO_MATCHES;
+    this.matching = undefined;
+    if (out.length > 1) out.sort((x, y) => x.rule.index - y.rule.index);
     return out;
   }
 
   /**
-   * One alert per rule per auditID: drops matches of a rule already seen for the
-   * same request. auditIDs are unique only within one API server's cluster.
+   * One alert per rule per request: false for a match of a rule already seen for the same request (an exec
+   * session is logged when it opens and when it ends, under one auditID). Request keys are unique only within
+   * one cluster, so they are remembered per cluster.
    */
-  private firstPerAuditId(m: RuleMatch, st: ClusterState): boolean {
-    const auditId = m.event.kubernetes?.audit.auditID;
-    if (typeof auditId !== 'string') return true;
-    let seen = st.seenAudit.get(auditId);
+  firstPerRequest(m: RuleMatch): boolean {
+    const key = this.datasets.get(m.event.event.dataset)?.dataset.onceKey?.(m.event);
+    if (key === undefined) return true;
+    const { seenRequests } = this.stateOf(m.event.orchestrator.cluster.name);
+    let seen = seenRequests.get(key);
     if (!seen) {
       seen = new Set();
-      st.seenAudit.set(auditId, seen);
-      if (st.seenAudit.size > this.maxKeys) st.seenAudit.delete(st.seenAudit.keys().next().value as string);
+      seenRequests.set(key, seen);
+      if (seenRequests.size > this.maxKeys) seenRequests.delete(seenRequests.keys().next().value as string);
     }
     if (seen.has(m.rule)) return false;
     seen.add(m.rule);
@@ -295,13 +256,13 @@ export class Detector {
 
   /** In-process detection of one event. */
   process(event: NormalizedEvent): Alert[] {
-    (event.event.dataset === 'falco' ? FALCO_EVENTS : AUDIT_EVENTS).inc();
+    this.datasets.get(event.event.dataset)?.events.inc();
     const matches = this.evaluate(event);
     const st = this.stateOf(event.orchestrator.cluster.name);
     let out = NO_ALERTS;
     for (let k = 0; k < matches.length; k++) {
       const m = matches[k]!;
-      if (m.event.event.dataset === 'kubernetes.audit' && !this.firstPerAuditId(m, st)) continue;
+      if (!this.firstPerRequest(m)) continue;
       const raised = this.alertsFor(m);
       if (raised.length > 0) out = out === NO_ALERTS ? raised : out.concat(raised);
       for (const s of this.signalsFor(m)) {

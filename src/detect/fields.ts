@@ -1,4 +1,5 @@
-import type { NormalizedEvent } from '../schema/event.ts';
+import { datasetNamed } from '../datasets/index.ts';
+import { type EventDataset, NormalizedEvent } from '../schema/event.ts';
 
 /**
  * Field resolution. A Sigma field name is compiled once into an accessor that
@@ -16,8 +17,8 @@ export type Visit = 0 | 1 | 2;
 
 export type LeafPredicate = (value: unknown) => boolean;
 
-/** Which part of the normalized event a rule's field names refer to. */
-export type FieldScope = 'kubernetes.audit' | 'falco' | 'ecs';
+/** Which part of the normalized event a rule's field names refer to: a dataset's payload (then ECS), or ECS only. */
+export type FieldScope = EventDataset | 'ecs';
 
 export interface FieldAccessor {
   readonly name: string;
@@ -177,72 +178,21 @@ function deepKey(node: unknown, key: string, pred: LeafPredicate, depth: number)
   return best;
 }
 
-/** pySigma's short names for Kubernetes audit fields (its ECS/Kubernetes pipelines). */
-const AUDIT_SHORT_NAMES: Record<string, string> = {
-  apiGroup: 'objectRef.apiGroup',
-  resource: 'objectRef.resource',
-  subresource: 'objectRef.subresource',
-  namespace: 'objectRef.namespace',
-  username: 'user.username',
-};
-
-/** Top-level fields of an audit.k8s.io Event. */
-const AUDIT_TOP_LEVEL = new Set([
-  'kind',
-  'apiVersion',
-  'level',
-  'auditID',
-  'stage',
-  'requestURI',
-  'verb',
-  'user',
-  'impersonatedUser',
-  'sourceIPs',
-  'userAgent',
-  'objectRef',
-  'responseStatus',
-  'requestObject',
-  'responseObject',
-  'requestReceivedTimestamp',
-  'stageTimestamp',
-  'annotations',
-]);
-
-/** Top-level fields of the normalized event (ECS). */
-const ECS_TOP_LEVEL = new Set([
-  '@timestamp',
-  'event',
-  'user',
-  'source',
-  'related',
-  'user_agent',
-  'orchestrator',
-  'container',
-  'process',
-  'host',
-  'kubernetes',
-  'falco',
-  'klaxon',
-  'message',
-]);
+/** Top-level fields of the normalized event (ECS and the datasets' sections), from its contract. */
+const ECS_TOP_LEVEL: ReadonlySet<string> = new Set([...Object.keys(NormalizedEvent.shape), 'message']);
 
 /**
- * ECS fields that Klaxon derives and rules name by their ECS path although the raw payload shares the top-level
- * name (`user.username` is the audit event's, `user.name` Klaxon's).
+ * ECS fields that Klaxon derives and rules name by their ECS path although a payload shares the top-level
+ * name (`user.username` is the audit event's, `user.name` Klaxon's; a flow's `source` is its endpoint,
+ * `source.ip` Klaxon's).
  */
-const ECS_DERIVED = new Set(['user.name', 'user.roles']);
-
-/** Top-level fields of a Falco alert (`source` is Falco's event source; `source.ip` is ECS). */
-const FALCO_TOP_LEVEL = new Set([
-  'time',
-  'rule',
-  'priority',
-  'output',
-  'output_fields',
-  'tags',
-  'source',
-  'hostname',
-  'uuid',
+const ECS_DERIVED = new Set([
+  'user.name',
+  'user.roles',
+  'source.ip',
+  'source.port',
+  'destination.ip',
+  'destination.port',
 ]);
 
 /**
@@ -260,47 +210,37 @@ function klaxonOwned(name: string, payloadTopLevel: ReadonlySet<string>): boolea
 
 type Candidate = (event: NormalizedEvent, pred: LeafPredicate) => Visit;
 
-function auditRoot(event: NormalizedEvent): unknown {
-  return event.kubernetes?.audit;
-}
-
 /**
- * Compiles a Sigma field name for rules of the given scope:
- * - any scope: a name only Klaxon can answer (`klaxonOwned`) resolves in the normalized event alone;
- * - kubernetes.audit: pySigma short names, then the audit event's own path, then ECS; an unqualified
- *   name that is no audit field (SigmaHQ's `hostPath`, `capabilities`) is looked up as a key at any
- *   depth of `requestObject`, the object the request creates or changes.
- * - falco: the Falco alert's path (dotted `output_fields` keys), then ECS.
- * - ecs: the normalized event only.
+ * Compiles a Sigma field name for rules of a dataset (`scope`, its `event.dataset`), or of the normalized
+ * event alone (`ecs`: filters without a logsource):
+ * - a name only Klaxon can answer (`klaxonOwned`) resolves in the normalized event alone;
+ * - else the dataset's short name (pySigma's `resource` for audit), then the name as a path of the dataset's
+ *   payload (the audit event, the Falco alert with its dotted `output_fields` keys, the flow), then ECS;
+ * - an unqualified name that is no payload field, where the dataset has a deep root (SigmaHQ's `hostPath`,
+ *   `capabilities` in audit rules), is looked up as a key at any depth below it.
  */
 export function compileField(name: string, scope: FieldScope, every = false): FieldAccessor {
   const candidates: Candidate[] = [];
   const ecs = compilePath(name);
   const walk = every ? walkEvery : walkAny;
-  if (scope !== 'ecs' && klaxonOwned(name, scope === 'falco' ? FALCO_TOP_LEVEL : AUDIT_TOP_LEVEL)) {
+  const dataset = scope === 'ecs' ? undefined : datasetNamed(scope);
+  const fields = dataset?.fields;
+  if (!fields || klaxonOwned(name, fields.topLevel)) {
     candidates.push((e, pred) => walk(e, ecs, 0, pred));
-  } else if (scope === 'kubernetes.audit') {
-    const short = AUDIT_SHORT_NAMES[name];
+  } else {
+    const { root, deepRoot } = fields;
+    const short = fields.shortNames?.[name];
     if (short) {
       const p = compilePath(short);
-      candidates.push((e, pred) => walk(auditRoot(e), p, 0, pred));
+      candidates.push((e, pred) => walk(root(e), p, 0, pred));
     }
     const p = compilePath(name);
-    candidates.push((e, pred) => walk(auditRoot(e), p, 0, pred));
+    candidates.push((e, pred) => walk(root(e), p, 0, pred));
     const top = name.split('.')[0]!;
     if (ECS_TOP_LEVEL.has(top)) candidates.push((e, pred) => walk(e, ecs, 0, pred));
-    else if (!AUDIT_TOP_LEVEL.has(top) && !short && !name.includes('.')) {
-      candidates.push((e, pred) => {
-        const audit = auditRoot(e) as Record<string, unknown> | undefined;
-        return deepKey(audit?.requestObject, name, pred, 0);
-      });
+    else if (deepRoot && !fields.topLevel.has(top) && !short && !name.includes('.')) {
+      candidates.push((e, pred) => deepKey(deepRoot(e), name, pred, 0));
     }
-  } else if (scope === 'falco') {
-    const p = compilePath(name);
-    candidates.push((e, pred) => walk(e.falco, p, 0, pred));
-    if (ECS_TOP_LEVEL.has(name.split('.')[0]!)) candidates.push((e, pred) => walk(e, ecs, 0, pred));
-  } else {
-    candidates.push((e, pred) => walk(e, ecs, 0, pred));
   }
   if (candidates.length === 1) {
     const only = candidates[0]!;

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { datasetForLogsource } from '../datasets/index.ts';
 import { rulesLoaded, rulesRejected } from '../metrics.ts';
 import { RuleTests } from '../schema/rule.ts';
 import { DetectionError } from './detection.ts';
@@ -72,12 +73,9 @@ function lineAt(doc: Document, lc: LineCounter, path: (string | number)[]): numb
   return lc.linePos(pos).line;
 }
 
+/** The dataset whose events a logsource selects (`src/datasets`), by its name. */
 function scopeOf(logsource: Record<string, string>): Exclude<FieldScope, 'ecs'> | undefined {
-  const product = logsource.product?.toLowerCase();
-  const service = logsource.service?.toLowerCase();
-  if (product === 'kubernetes' && (service === undefined || service === 'audit')) return 'kubernetes.audit';
-  if (product === 'falco') return 'falco';
-  return undefined;
+  return datasetForLogsource(logsource)?.name;
 }
 
 interface Pending {

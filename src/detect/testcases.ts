@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { recognize } from '../datasets/index.ts';
 import type { NormalizeResult } from '../normalize/index.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { RuleTestCase } from '../schema/rule.ts';
@@ -19,26 +19,11 @@ export interface TestOutcome {
   detail: string;
 }
 
-function iso(ms: number): string {
-  // Audit timestamps carry microseconds.
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-function uuidFrom(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-function isFalco(ev: Record<string, unknown>): boolean {
-  return 'output' in ev || 'priority' in ev || 'output_fields' in ev;
-}
-
 /**
- * Completes a test event the way the API server or Falco would have written it:
- * audit events get kind, apiVersion, level, auditID, stage, timestamps, a
- * response code (201 for create) and an allow decision (unless the test gives
- * `annotations`, even empty); Falco alerts get time,
- * priority, output and source. What the test gives is kept.
+ * Completes a test event the way its sender would have written it (its dataset's `testEvent`, recognised by
+ * shape): audit events get kind, apiVersion, level, auditID, stage, timestamps, a response code (201 for
+ * create) and an allow decision (unless the test gives `annotations`, even empty); Falco alerts get time,
+ * priority, output and source; flows their time. What the test gives is kept.
  */
 export function fillTestEvent(
   raw: Record<string, unknown>,
@@ -47,29 +32,7 @@ export function fillTestEvent(
 ): Record<string, unknown> {
   const { at, ...ev } = raw;
   const ms = TEST_BASE_TIME + (typeof at === 'number' ? at : index) * 1000;
-  if (isFalco(ev)) {
-    return {
-      time: new Date(ms).toISOString(),
-      priority: 'Warning',
-      output: `${typeof ev.rule === 'string' ? ev.rule : 'Falco alert'} (test event)`,
-      source: 'syscall',
-      ...ev,
-    };
-  }
-  const status = (ev.responseStatus as Record<string, unknown> | undefined) ?? {};
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'RequestResponse',
-    auditID: uuidFrom(`${testName}#${index}`),
-    stage: 'ResponseComplete',
-    requestReceivedTimestamp: iso(ms),
-    stageTimestamp: iso(ms),
-    ...ev,
-    responseStatus: { code: ev.verb === 'create' ? 201 : 200, ...status },
-    // Given annotations are kept as they are (`annotations: {}` means none).
-    annotations: ev.annotations ?? { 'authorization.k8s.io/decision': 'allow' },
-  };
+  return recognize(ev).testEvent(ev, ms, `${testName}#${index}`);
 }
 
 function ruleName(doc: LoadedDoc): string | undefined {

@@ -52,6 +52,14 @@ function imageName(fields: Fields): string | undefined {
   return str(fields, 'container.image');
 }
 
+/** A Falco alert names a `rule` and has an `output`, `priority` or `output_fields`; audit events have none of these. */
+export function isFalcoShaped(raw: unknown): boolean {
+  if (!isRecord(raw) || !Object.hasOwn(raw, 'rule') || Object.hasOwn(raw, 'auditID')) return false;
+  return (
+    Object.hasOwn(raw, 'output') || Object.hasOwn(raw, 'priority') || Object.hasOwn(raw, 'output_fields')
+  );
+}
+
 /**
  * Falco alert → normalized event (DESIGN §3.2). Pure; never throws; the input
  * is not modified. `falco` is the original alert (depth-bounded).

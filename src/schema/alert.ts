@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EndpointFields, NetworkFields } from './event.ts';
 
 /** Sigma levels, in increasing order of urgency. */
 export const Level = z.enum(['informational', 'low', 'medium', 'high', 'critical']);
@@ -59,7 +60,9 @@ export const Alert = z.object({
     correlation: z.object({ type: z.string(), group: z.record(z.string(), z.string()) }).optional(),
   }),
   user: z.object({ name: z.string().optional() }).optional(),
-  source: z.object({ ip: z.string().optional() }).optional(),
+  source: EndpointFields.optional(),
+  destination: EndpointFields.optional(),
+  network: NetworkFields.optional(),
   user_agent: z.object({ original: z.string().optional() }).optional(),
   orchestrator: z
     .object({
@@ -75,6 +78,7 @@ export const Alert = z.object({
   process: z.object({ name: z.string().optional(), command_line: z.string().optional() }).optional(),
   kubernetes: z.object({ audit: JsonObject }).optional(),
   falco: JsonObject.optional(),
+  hubble: z.object({ flow: JsonObject }).optional(),
   tags: z.array(z.string()).optional(),
 });
 export type Alert = z.infer<typeof Alert>;

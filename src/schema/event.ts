@@ -17,7 +17,7 @@ const JsonObject = z.record(z.string(), z.unknown());
  * domain), plus the Kubernetes endpoint Hubble saw there (Klaxon fields, the
  * same values as the flow's own `source.namespace`, `source.labels`, …).
  */
-const FlowSide = z.object({
+export const EndpointFields = z.object({
   ip: z.string().optional(),
   port: z.number().optional(),
   domain: z.string().optional(),
@@ -55,6 +55,18 @@ export const ContainerProcess = ProcessFields.extend({
 });
 export type ContainerProcess = z.infer<typeof ContainerProcess>;
 
+/** ECS `network.*` of a flow. */
+export const NetworkFields = z.object({
+  /** `tcp`, `udp`, `icmp`, `ipv6-icmp`, `sctp`, … */
+  transport: z.string().optional(),
+  /** `ipv4` | `ipv6` */
+  type: z.string().optional(),
+  /** `ingress` | `egress` | `unknown`, from the policy-enforcing endpoint's view. */
+  direction: z.string().optional(),
+  /** L7: `dns`, `http`, `kafka`. */
+  protocol: z.string().optional(),
+});
+
 export const NormalizedEvent = z.object({
   '@timestamp': z.string(),
   event: z.object({
@@ -73,20 +85,9 @@ export const NormalizedEvent = z.object({
     reason: z.string().optional(),
   }),
   user: z.object({ name: z.string().optional(), roles: z.array(z.string()).optional() }).optional(),
-  source: FlowSide.optional(),
-  destination: FlowSide.optional(),
-  network: z
-    .object({
-      /** `tcp`, `udp`, `icmp`, `ipv6-icmp`, `sctp`, … */
-      transport: z.string().optional(),
-      /** `ipv4` | `ipv6` */
-      type: z.string().optional(),
-      /** `ingress` | `egress` | `unknown`, from the policy-enforcing endpoint's view. */
-      direction: z.string().optional(),
-      /** L7: `dns`, `http`, `kafka`. */
-      protocol: z.string().optional(),
-    })
-    .optional(),
+  source: EndpointFields.optional(),
+  destination: EndpointFields.optional(),
+  network: NetworkFields.optional(),
   /** ECS rule of the event itself: the policies that denied a flow. */
   rule: z.object({ name: z.array(z.string()).optional() }).optional(),
   dns: z.object({ question: z.object({ name: z.string() }) }).optional(),

@@ -5,12 +5,15 @@ import { Alert } from './alert.ts';
 export const AlertContext = Alert.pick({
   user: true,
   source: true,
+  destination: true,
+  network: true,
   user_agent: true,
   orchestrator: true,
   container: true,
   process: true,
   kubernetes: true,
   falco: true,
+  hubble: true,
 }).extend({
   '@timestamp': z.string(),
   dataset: z.string(),

@@ -1,4 +1,5 @@
 import type { Bus, BusMessage } from '../bus/types.ts';
+import { datasetOf } from '../datasets/index.ts';
 import type { Detector } from '../detect/detector.ts';
 import { detectEvents } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
@@ -10,7 +11,6 @@ import type { Chunk, ChunkPlan } from './chunk.ts';
 import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeEvent } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
-import { FirstPerRequest } from './first-per-request.ts';
 import { countSecuritySignals } from './security-signals.ts';
 
 export interface DetectStageOptions {
@@ -39,7 +39,6 @@ export function signalMessage(signal: Signal): BusMessage {
 export class DetectStage {
   private readonly opts: DetectStageOptions;
   private detector: Detector;
-  private firstPerRequest = new FirstPerRequest();
   /** Clusters whose windows this detector holds (bounded: cluster names come from Klaxon's credentials). */
   private clusters = new Set<string>();
 
@@ -56,7 +55,6 @@ export class DetectStage {
   reset(): void {
     this.detector.discard();
     this.detector = this.opts.newDetector();
-    this.firstPerRequest = new FirstPerRequest();
     this.clusters = new Set();
   }
 
@@ -78,7 +76,7 @@ export class DetectStage {
         const raised: Alert[] = [];
         const matched: Signal[] = [];
         for (const match of this.detector.evaluate(event)) {
-          if (!this.firstPerRequest.admit(match)) continue;
+          if (!this.detector.firstPerRequest(match)) continue;
           raised.push(...this.detector.alertsFor(match));
           matched.push(...this.detector.signalsFor(match));
         }
@@ -122,7 +120,7 @@ export class DetectStage {
         ]);
         // Counted once the chunk is delivered, so a retried chunk is not counted twice.
         for (const event of events) {
-          detectEvents.inc({ source: event.event.dataset === 'falco' ? 'falco' : 'audit' });
+          detectEvents.inc({ source: datasetOf(event).label });
           countSecuritySignals(event);
         }
       },

@@ -1,3 +1,4 @@
+import { datasetNamed, knownLogsources } from '../../datasets/index.ts';
 import { durationMs } from '../../schema/rule.ts';
 import { compileDetection } from '../detection.ts';
 import { compileField } from '../fields.ts';
@@ -7,12 +8,6 @@ import { DocError, type RuleKind } from './kind.ts';
 import { commonMeta, klaxonOptions } from './meta.ts';
 
 const DEFAULT_SUPPRESS_WINDOW = '10m';
-const DEFAULT_SUPPRESS_BY = [
-  'orchestrator.cluster.name',
-  'user.name',
-  'orchestrator.namespace',
-  'orchestrator.resource.name',
-];
 
 /** Sigma detection rules: one event matches a `detection` section. */
 export const detectionKind: RuleKind<DetectionRule> = {
@@ -25,7 +20,7 @@ export const detectionKind: RuleKind<DetectionRule> = {
     const scope = scopeOf(logsource);
     if (!scope)
       throw new DocError(
-        `logsource ${JSON.stringify(logsource)} is not one Klaxon reads (product: kubernetes, service: audit; or product: falco)`,
+        `logsource ${JSON.stringify(logsource)} is not one Klaxon reads (${knownLogsources()})`,
         ['logsource'],
       );
     const opts = klaxonOptions(raw);
@@ -33,8 +28,7 @@ export const detectionKind: RuleKind<DetectionRule> = {
       every: opts.arrays === 'every',
       placeholders,
     });
-    const byNames =
-      opts.suppress?.by ?? (scope === 'falco' ? [...DEFAULT_SUPPRESS_BY, 'rule'] : DEFAULT_SUPPRESS_BY);
+    const byNames = opts.suppress?.by ?? [...datasetNamed(scope)!.suppressBy];
     return {
       kind: 'detection',
       index,

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../src/detect/detector.ts';
 import { loadRules } from '../../../src/detect/load.ts';
-import { FirstPerRequest } from '../../../src/worker/first-per-request.ts';
 import { failedAuth, writeTestRules } from '../../integration/detect-fixtures.ts';
 
-describe('FirstPerRequest', () => {
+describe('Detector.firstPerRequest', () => {
   const rules = writeTestRules('first-per-request');
   const { ruleset } = loadRules([rules.dir]);
-  const detector = new Detector(ruleset);
   const t = '2025-03-14T09:00:00.000Z';
 
   const stage = (event: ReturnType<typeof failedAuth>, name: string) => {
@@ -18,25 +16,25 @@ describe('FirstPerRequest', () => {
   };
 
   it('admits a rule once per auditID, per cluster', () => {
-    const first = new FirstPerRequest();
+    const detector = new Detector(ruleset);
     const request = failedAuth(t, 'a', '192.0.2.1');
     const [match] = detector.evaluate(stage(request, 'ResponseStarted'));
     const [again] = detector.evaluate(request);
-    expect(first.admit(match!)).toBe(true);
-    expect(first.admit(again!)).toBe(false);
+    expect(detector.firstPerRequest(match!)).toBe(true);
+    expect(detector.firstPerRequest(again!)).toBe(false);
     // Another cluster's API server may reuse the auditID.
     const elsewhere = structuredClone(request);
     elsewhere.orchestrator.cluster.name = 'other';
-    expect(first.admit(detector.evaluate(elsewhere)[0]!)).toBe(true);
-    expect(first.admit(detector.evaluate(failedAuth(t, 'b', '192.0.2.1'))[0]!)).toBe(true);
+    expect(detector.firstPerRequest(detector.evaluate(elsewhere)[0]!)).toBe(true);
+    expect(detector.firstPerRequest(detector.evaluate(failedAuth(t, 'b', '192.0.2.1'))[0]!)).toBe(true);
   });
 
   it('forgets the oldest requests of a cluster beyond its bound', () => {
-    const first = new FirstPerRequest(1);
+    const detector = new Detector(ruleset, { maxKeys: 1 });
     const a = detector.evaluate(failedAuth(t, 'a', '192.0.2.1'))[0]!;
     const b = detector.evaluate(failedAuth(t, 'b', '192.0.2.1'))[0]!;
-    expect(first.admit(a)).toBe(true);
-    expect(first.admit(b)).toBe(true);
-    expect(first.admit(a)).toBe(true);
+    expect(detector.firstPerRequest(a)).toBe(true);
+    expect(detector.firstPerRequest(b)).toBe(true);
+    expect(detector.firstPerRequest(a)).toBe(true);
   });
 });
