@@ -87,7 +87,7 @@ describe('readRecords', () => {
     const [fromPush, ...more] = await collect(push);
     expect(more).toEqual([]);
     expect(fromPush).toMatchObject({
-      where: `${push}:1 message.data`,
+      where: `${push}:1 message.data[0]`,
       raw: { kind: 'Event', objectRef: { subresource: 'exec' } },
     });
   });
