@@ -107,6 +107,8 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   );
 
   app.register(healthRoutes(() => readiness(options, publisher)));
+  // Outside the guard's scope: a push source authenticates its own sender.
+  for (const routes of options.sourceRoutes ?? []) app.register(routes);
 
   const rateLimiter =
     limits.rateLimit > 0 ? new RateLimiter({ rate: limits.rateLimit, burst: limits.rateBurst }) : undefined;

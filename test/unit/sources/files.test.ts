@@ -81,7 +81,11 @@ describe('readRecords', () => {
       raw: { kind: 'Event', apiVersion: 'audit.k8s.io/v1', verb: 'create' },
     });
     const fromLines = summary(await collect(lines));
-    expect(fromLines.map(([where]) => where)).toEqual(['entries.jsonl:1', 'entries.jsonl:2', 'entries.jsonl:3']);
+    expect(fromLines.map(([where]) => where)).toEqual([
+      'entries.jsonl:1',
+      'entries.jsonl:2',
+      'entries.jsonl:3',
+    ]);
     expect(fromLines[0]![1]).toMatchObject({ kind: 'Event', user: { username: 'system:addon-manager' } });
     expect(fromLines[2]![1]).toBe('error: not a GKE Ku');
     const [fromPush, ...more] = await collect(push);
