@@ -39,7 +39,7 @@ const BAD_TOKEN = new Set<string>([
 ]);
 /** Google's push tokens are a little over 1 KiB; nothing legitimate comes near this. */
 const MAX_TOKEN_CHARS = 16 * 1024;
-/** A token naming a key the file does not hold makes it be read again, at most this often (key rotation). */
+/** A token naming a key the file does not hold makes it be read again (key rotation), at most this often. */
 const FILE_RELOAD_MS = 30_000;
 /** Clock skew tolerated on `exp`, `iat` and `nbf`. */
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -61,13 +61,13 @@ function fileKeys(path: string): JWTVerifyGetKey {
     throw new Error(`jwksFile ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   let keys = keySet(text, path);
-  let readAt = Date.now();
+  let reloadedAt = Number.NEGATIVE_INFINITY;
   return async (header, token) => {
     try {
       return await keys(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - readAt < FILE_RELOAD_MS) throw err;
-      readAt = Date.now();
+      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - reloadedAt < FILE_RELOAD_MS) throw err;
+      reloadedAt = Date.now();
       keys = keySet(await readFile(path, 'utf8'), path);
       return keys(header, token);
     }
