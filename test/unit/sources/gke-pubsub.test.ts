@@ -1,5 +1,6 @@
 // The GKE Pub/Sub sources' pure parts: their settings, which cluster an entry is filed under, what becomes of each
 // message on the shared accept path (ack, dead letter, nack), and why a redelivered entry raises no second alert.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../../src/bus/memory.ts';
 import { BusPublisher } from '../../../src/ingest/publisher.ts';
@@ -265,6 +266,53 @@ describe('Pub/Sub messages on the accept path', () => {
     const outcomes = await acceptMessages(acceptor, messages, new Date().toISOString());
     expect(outcomes.filter((o) => o.kind === 'accepted')).toHaveLength(125);
     expect(outcomes.every((o, i) => o.kind === (i % 2 === 0 ? 'accepted' : 'deadletter'))).toBe(true);
+  });
+});
+
+describe('any message', () => {
+  it('gets exactly one outcome, and never more accepted events than the entries it holds', async () => {
+    const bus = new MemoryBus();
+    await bus.start();
+    const acceptor = new Acceptor({
+      publisher: new BusPublisher(bus, TOPIC),
+      maxItemBytes: 64 * 1024,
+      maxAheadMs: 0,
+    });
+    const settings = { allowedClusters: ['prod-gke'], projects: ['acme-prod'] };
+    const path = fc.constantFrom<(e: Json) => Json>(
+      (e) => e,
+      (e) => e.protoPayload as Json,
+      (e) => e.resource as Json,
+      (e) => (e.resource as Json).labels as Json,
+      (e) => (e.protoPayload as Json).requestMetadata as Json,
+    );
+    const mangled = fc
+      .tuple(fc.constantFrom(...entries), path, fc.string(), fc.jsonValue())
+      .map(([entry, at, key, value]) =>
+        data(
+          variant(entry, (e) => {
+            at(e)[key] = value;
+          }),
+        ),
+      );
+    const bytes = fc.oneof(
+      mangled,
+      fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(bytes, { minLength: 1, maxLength: 5 }), async (messages) => {
+        const converted = messages.map((m, i) =>
+          convertMessage(gkeAuditFromMessageData(m, `m${i}`), settings, 'unit-gke-any'),
+        );
+        const outcomes = await acceptMessages(acceptor, converted, new Date().toISOString());
+        expect(outcomes).toHaveLength(messages.length);
+        outcomes.forEach((o, i) => {
+          if (o.kind === 'accepted') expect(o.events).toBeLessThanOrEqual(converted[i]!.events.length);
+          else expect(o.kind).toBe('deadletter');
+        });
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
