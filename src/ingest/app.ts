@@ -107,7 +107,7 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   );
 
   app.register(healthRoutes(() => readiness(options, publisher)));
-  // Outside the guard's scope: a push source authenticates its own sender.
+  // Push sources authenticate their own senders (a Firehose access key …): each in its own scope, outside the guard.
   for (const routes of options.sourceRoutes ?? []) app.register(routes);
 
   const rateLimiter =

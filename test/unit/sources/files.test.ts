@@ -91,7 +91,7 @@ describe('readRecords', () => {
     const [fromPush, ...more] = await collect(push);
     expect(more).toEqual([]);
     expect(fromPush).toMatchObject({
-      where: `${push}:1 message.data[0]`,
+      where: `${push}:1#message.data[0]`,
       raw: { kind: 'Event', objectRef: { subresource: 'exec' } },
     });
   });
