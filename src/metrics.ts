@@ -226,3 +226,17 @@ export const falcoAlerts = new Counter({
   labelNames: ['cluster', 'priority'] as const,
   registers: r,
 });
+
+// Pub/Sub sources (GKE): `pubsub` (pull) and `pubsub-push`, by the source's name in `sources:`.
+export const pubsubMessages = new Counter({
+  name: 'klaxon_pubsub_messages_total',
+  help: 'Pub/Sub messages of the pubsub and pubsub-push sources, by source and outcome: received, acked (events durable, or dead-lettered), nacked (redelivered later), deadlettered (never convertible: acked, reason logged).',
+  labelNames: ['source', 'outcome'] as const,
+  registers: r,
+});
+export const pubsubEvents = new Counter({
+  name: 'klaxon_pubsub_events_total',
+  help: 'Audit events converted from the GKE entries of Pub/Sub messages, by source.',
+  labelNames: ['source'] as const,
+  registers: r,
+});
