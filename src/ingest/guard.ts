@@ -33,7 +33,7 @@ export function mediaType(header: string | undefined): string {
  * without a valid credential cannot hold the connection by trickling the body. A client still sending a large
  * body may see the connection reset instead of the answer; it retries, as it would on the answer.
  */
-function refuse(reply: FastifyReply, error: IngestError, reason: string): FastifyReply {
+export function refuse(reply: FastifyReply, error: IngestError, reason: string): FastifyReply {
   reply.header('connection', 'close');
   return sendError(reply, error, reason);
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { closeAfterResponse } from '../ingest/connections.ts';
-import { type IngestError, sendError } from '../ingest/errors.ts';
-import { mediaType } from '../ingest/guard.ts';
+import { countAuthorization } from '../ingest/auth.ts';
+import { sendError } from '../ingest/errors.ts';
+import { mediaType, refuse } from '../ingest/guard.ts';
 import { badBody } from '../ingest/routes/answer.ts';
 import { ingestRejected, ingestRequestBytes, ingestRequests, pubsubMessages } from '../metrics.ts';
 import { gkeAuditFromJson, isPubSubPush } from '../normalize/gke-readers.ts';
@@ -21,12 +21,6 @@ function messageIdOf(envelope: unknown): string | undefined {
   return typeof id === 'string' && /^[\w.:-]{1,128}$/.test(id) ? id : undefined;
 }
 
-function countAuthorization(rawHeaders: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') n++;
-  return n;
-}
-
 /**
  * `type: pubsub-push`: `POST <path>` (default `/v1/pubsub`) takes the envelope a Pub/Sub push subscription posts,
  * outside the bearer-token guard: the request is authenticated by the subscription's OIDC token before its body
@@ -42,10 +36,6 @@ function countAuthorization(rawHeaders: readonly string[]): number {
 function pushRoutes(config: PubSubPushSourceSettings, ctx: SourceContext): SourceRoutes {
   const verifier = new PushTokenVerifier(config);
   const deadLetters = new DeadLetterLog(ctx.logger, ctx.name);
-  const refuse = (reply: FastifyReply, error: IngestError, reason: string) => {
-    closeAfterResponse(reply.raw, reply.request.raw.socket);
-    return sendError(reply, error, reason);
-  };
 
   return async (app: FastifyInstance) => {
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
