@@ -4,7 +4,8 @@ import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { AlertContext, Signal } from '../schema/signal.ts';
 import { alertId, buildAlert } from './alert.ts';
-import type { WindowEntry } from './correlations/strategy.ts';
+import type { WindowEntry, WindowTally } from './correlations/strategy.ts';
+import { DueQueue } from './due-queue.ts';
 import { compileField, firstValue } from './fields.ts';
 import type { CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
@@ -29,10 +30,27 @@ interface Group {
   corr: CorrelationRule;
   key: string;
   group: Record<string, string>;
-  /** Sorted by event time (stable for equal times: arrival order). */
+  /**
+   * Sorted by event time (stable for equal times: arrival order). `entries[0, head)` have left: a condition
+   * judged at once drops expired entries from the front by moving `head`, compacting now and then.
+   */
   entries: Entry[];
+  head: number;
   fired?: Fired;
+  /**
+   * A condition judged at once, entries in event-time order: the strategy's measure of `entries[lo, length)`,
+   * the window ending at the newest entry; undefined until rebuilt after anything else touched the entries.
+   */
+  tally: WindowTally | undefined;
+  lo: number;
+  /** The time it is queued to settle at (+Infinity: not queued). */
+  dueAt: number;
+  /** False once evicted or expired (its queued settle times are then skipped). */
+  live: boolean;
 }
+
+/** Compacts `entries` once this many have left from the front, and at least half of them. */
+const COMPACT_AFTER = 64;
 
 export interface CorrelatorOptions {
   latenessMs: number;
@@ -108,6 +126,8 @@ function correlationContext(window: readonly Entry[], last: Entry): AlertContext
  */
 export class Correlator {
   private readonly groups = new Map<string, Group>();
+  /** Groups by the event time at which they next have something to settle (a window closing, entries expiring). */
+  private readonly queue = new DueQueue<Group>();
   private readonly byId = new Map<string, CorrelationRule>();
   private readonly opts: CorrelatorOptions;
   private maxTime = Number.NEGATIVE_INFINITY;
@@ -117,7 +137,6 @@ export class Correlator {
    * running ahead must not make the audit events of the same minutes "late".
    */
   private readonly latestBySource = new Map<string, number>();
-  private nextDue = Number.POSITIVE_INFINITY;
 
   constructor(correlations: CorrelationRule[], opts: CorrelatorOptions) {
     for (const c of correlations) this.byId.set(c.id, c);
@@ -161,13 +180,24 @@ export class Correlator {
       // Most recently used last: eviction and expiry walk from the front.
       this.groups.delete(signal.key);
     } else {
-      g = { corr: c, key: signal.key, group: signal.group, entries: [] };
+      g = {
+        corr: c,
+        key: signal.key,
+        group: signal.group,
+        entries: [],
+        head: 0,
+        tally: undefined,
+        lo: 0,
+        dueAt: Number.POSITIVE_INFINITY,
+        live: true,
+      };
       correlationKeys.inc();
     }
     this.groups.set(signal.key, g);
     if (this.groups.size > this.opts.maxKeys) {
-      const oldest = this.groups.keys().next().value as string;
+      const [oldest, evicted] = this.groups.entries().next().value as [string, Group];
       this.groups.delete(oldest);
+      evicted.live = false;
       correlationKeys.dec();
       correlationEvicted.inc({ reason: 'cap' });
     }
@@ -189,23 +219,80 @@ export class Correlator {
         value: signal.value,
         context: signal.context,
       };
-      let at = g.entries.length;
-      while (at > 0 && g.entries[at - 1]!.time > entry.time) at--;
-      g.entries.splice(at, 0, entry);
-      if (c.strategy.immediate(c)) this.tryFire(g, at, out);
-      this.due(g);
+      if (c.strategy.immediate(c)) this.addJudgedAtOnce(g, entry, out);
+      else this.insert(g, entry);
+      this.schedule(g);
     }
-    out.push(...this.advance(signal.time));
+    const closed = this.advance(signal.time);
+    if (closed.length > 0) out.push(...closed);
     return out;
   }
 
-  private due(g: Group): void {
+  /** Inserts an entry at its place in event time (after the entries of the same time). */
+  private insert(g: Group, entry: Entry): number {
+    const es = g.entries;
+    let at = es.length;
+    while (at > g.head && es[at - 1]!.time > entry.time) at--;
+    es.splice(at, 0, entry);
+    return at;
+  }
+
+  /**
+   * A new entry of a condition judged at once. In event-time order (the common case: one source's signals),
+   * the tally of the window ending at it moves forward in O(1) amortized, and only that window can complete;
+   * an entry older than the newest one tries every window holding it (`tryFire`), and the tally is rebuilt
+   * on the next in-order entry.
+   */
+  private addJudgedAtOnce(g: Group, entry: Entry, out: Alert[]): void {
+    const c = g.corr;
+    const es = g.entries;
+    const n = es.length;
+    if (n > g.head && es[n - 1]!.time > entry.time) {
+      g.tally = undefined;
+      this.compact(g);
+      this.tryFire(g, this.insert(g, entry), out);
+      return;
+    }
+    const from = entry.time - c.timespanMs;
+    let tally = g.tally;
+    if (!tally) {
+      tally = c.strategy.tally(c);
+      let lo = g.head;
+      while (lo < n && es[lo]!.time < from) lo++;
+      for (let k = lo; k < n; k++) tally.add(es[k]!);
+      g.tally = tally;
+      g.lo = lo;
+    }
+    es.push(entry);
+    tally.add(entry);
+    while (es[g.lo]!.time < from) tally.drop(es[g.lo++]!);
+    const m = tally.measure();
+    if (!c.strategy.satisfied(c, m)) return;
+    const start = c.strategy.firstStart?.(c, es, g.lo) ?? g.lo;
+    // No window at all (temporal_ordered without an entry of its first rule), whatever the condition says.
+    if (start === es.length) return;
+    g.tally = undefined;
+    this.fire(g, start, es.length, m, out);
+  }
+
+  /** Drops the entries that have left (`head`) from the array. */
+  private compact(g: Group): void {
+    if (g.head === 0) return;
+    g.entries.splice(0, g.head);
+    g.lo = Math.max(0, g.lo - g.head);
+    g.head = 0;
+  }
+
+  /** Queues the group at the time it next has something to settle, when that changed. */
+  private schedule(g: Group): void {
     const t = g.fired
       ? g.fired.end
-      : g.entries.length > 0
-        ? g.entries[0]!.time + g.corr.timespanMs
-        : undefined;
-    if (t !== undefined && t < this.nextDue) this.nextDue = t;
+      : g.entries.length > g.head
+        ? g.entries[g.head]!.time + g.corr.timespanMs
+        : Number.POSITIVE_INFINITY;
+    if (t === g.dueAt) return;
+    g.dueAt = t;
+    if (t !== Number.POSITIVE_INFINITY) this.queue.push(t, g);
   }
 
   /** Looks for a window holding entry `at` in which the condition holds; fires on the first found. */
@@ -298,20 +385,30 @@ export class Correlator {
     });
   }
 
-  /** Closes windows that end before the watermark; expires idle groups. */
+  /**
+   * Closes windows that end before the watermark; expires idle groups. Only the groups whose settle time
+   * has passed are visited (in the order of those times), so the cost does not grow with the live groups.
+   */
   advance(timeMs: number): Alert[] {
     if (timeMs > this.maxTime) this.maxTime = timeMs;
     const wm = this.watermark();
-    if (wm < this.nextDue) return NONE;
+    // Settling does something only strictly before the watermark (see settle), so a group due at it waits.
+    if (!(this.queue.peek() < wm)) return NONE;
     const out: Alert[] = [];
-    this.nextDue = Number.POSITIVE_INFINITY;
-    for (const [key, g] of this.groups) {
+    while (this.queue.peek() < wm) {
+      const due = this.queue.peek();
+      const g = this.queue.pop();
+      if (!g.live || g.dueAt !== due) continue;
+      g.dueAt = Number.POSITIVE_INFINITY;
       this.settle(g, wm, out);
-      if (!g.fired && g.entries.length === 0) {
-        this.groups.delete(key);
-        correlationKeys.dec();
-        correlationEvicted.inc({ reason: 'expired' });
-      } else this.due(g);
+      if (!g.fired && g.entries.length === g.head) {
+        g.live = false;
+        if (this.groups.get(g.key) === g) {
+          this.groups.delete(g.key);
+          correlationKeys.dec();
+          correlationEvicted.inc({ reason: 'expired' });
+        }
+      } else this.schedule(g);
     }
     return out;
   }
@@ -321,9 +418,14 @@ export class Correlator {
     if (g.fired && g.fired.end < wm) this.closeFired(g, out);
     if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
-      let drop = 0;
-      while (drop < g.entries.length && g.entries[drop]!.time < wm - c.timespanMs) drop++;
-      if (drop > 0) g.entries.splice(0, drop);
+      const es = g.entries;
+      while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) g.head++;
+      if (g.tally) while (g.lo < g.head) g.tally.drop(es[g.lo++]!);
+      if (g.head === es.length) {
+        es.length = 0;
+        g.head = 0;
+        g.lo = 0;
+      } else if (g.head >= COMPACT_AFTER && g.head * 2 >= es.length) this.compact(g);
       return;
     }
     while (g.entries.length > 0 && g.entries[0]!.time + c.timespanMs < wm) {
@@ -339,17 +441,21 @@ export class Correlator {
   /** Forgets every window without judging it (the engine is being replaced). */
   discard(): void {
     correlationKeys.dec(this.groups.size);
+    for (const g of this.groups.values()) g.live = false;
     this.groups.clear();
-    this.nextDue = Number.POSITIVE_INFINITY;
+    this.queue.clear();
   }
 
   /** End of input: judge every open window. */
   flush(): Alert[] {
     const out: Alert[] = [];
-    for (const g of this.groups.values()) this.settle(g, Number.POSITIVE_INFINITY, out);
+    for (const g of this.groups.values()) {
+      this.settle(g, Number.POSITIVE_INFINITY, out);
+      g.live = false;
+    }
     correlationKeys.dec(this.groups.size);
     this.groups.clear();
-    this.nextDue = Number.POSITIVE_INFINITY;
+    this.queue.clear();
     return out;
   }
 }

@@ -1,5 +1,6 @@
 import {
   type CorrelationStrategy,
+  countTally,
   holds,
   lowerBoundsOnly,
   needsCondition,
@@ -13,6 +14,7 @@ export const eventCount: CorrelationStrategy = {
   immediate: (c) => lowerBoundsOnly(c.condition!),
   windows: (c, entries, at) => slidingWindows(c.timespanMs, entries, at),
   measure: (_c, _entries, from, to) => to - from,
+  tally: countTally,
   satisfied: (c, n) => holds(c.condition!, n),
   describe: (c, n) => `${n} events of ${c.rules.map((r) => r.name).join(' or ')}`,
 };

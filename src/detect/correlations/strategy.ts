@@ -19,6 +19,19 @@ export interface LoadProblem {
 export type Window = [number, number];
 
 /**
+ * The number a condition is judged on, kept up to date over the window that ends at the newest entry and
+ * reaches one timespan back, while entries arrive in event-time order: entries join at the end and leave
+ * from the front, each in O(1) amortized (O(log n) for `temporal_ordered`), so a busy group is never rescanned.
+ */
+export interface WindowTally {
+  /** A new newest entry. */
+  add(e: WindowEntry): void;
+  /** The oldest entry leaves the window. */
+  drop(e: WindowEntry): void;
+  measure(): number;
+}
+
+/**
  * One correlation type. The correlator (correlate.ts) keeps the bookkeeping every type shares —
  * groups, entries, firing, folding into a fired alert, expiry, caps, lateness — and asks the
  * type's strategy what differs: what the rule must give at load, whether it fires as soon as its
@@ -36,6 +49,14 @@ export interface CorrelationStrategy {
   windows(c: CorrelationRule, entries: readonly WindowEntry[], at: number): Window[];
   /** The number the condition is judged on, over `entries[from, to)`. */
   measure(c: CorrelationRule, entries: readonly WindowEntry[], from: number, to: number): number;
+  /**
+   * `measure` kept incrementally over the window `[lo, end)` of in-order entries (see WindowTally). For a
+   * condition judged at once, the first window `windows` tries for a new newest entry is that one (or, for
+   * `temporal_ordered`, the one starting at `firstStart`), and no other can hold when it does not.
+   */
+  tally(c: CorrelationRule): WindowTally;
+  /** Where the window that fires starts when the tally over `entries[lo, end)` holds (default `lo`). */
+  firstStart?(c: CorrelationRule, entries: readonly WindowEntry[], lo: number): number;
   satisfied(c: CorrelationRule, n: number): boolean;
   /** What happened, for the alert message (`10 events of failed-request`). */
   describe(c: CorrelationRule, n: number): string;
@@ -99,6 +120,38 @@ export function startingWindows(
     windows.push([s, e]);
   }
   return windows;
+}
+
+/** `event_count`: the number of entries. */
+export function countTally(): WindowTally {
+  let n = 0;
+  return {
+    add: () => {
+      n++;
+    },
+    drop: () => {
+      n--;
+    },
+    measure: () => n,
+  };
+}
+
+/** Distinct values of `keyOf` over the window: a count per value, so a value leaves when its last entry does. */
+export function distinctTally(keyOf: (e: WindowEntry) => string): WindowTally {
+  const counts = new Map<string, number>();
+  return {
+    add: (e) => {
+      const k = keyOf(e);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    },
+    drop: (e) => {
+      const k = keyOf(e);
+      const n = counts.get(k)! - 1;
+      if (n === 0) counts.delete(k);
+      else counts.set(k, n);
+    },
+    measure: () => counts.size,
+  };
 }
 
 export function needsCondition(

@@ -1,5 +1,64 @@
-import { type CorrelationStrategy, startingWindows } from './strategy.ts';
+import type { CorrelationRule } from '../ruleset.ts';
+import { type CorrelationStrategy, startingWindows, type WindowEntry, type WindowTally } from './strategy.ts';
 import { temporalImmediate, temporalSatisfied } from './temporal.ts';
+
+/** Arrival numbers of one rule's entries in the window, oldest first (`head` skips those that left). */
+interface Arrivals {
+  seqs: number[];
+  head: number;
+}
+
+/** The first arrival after `after`, by binary search, or undefined. */
+function nextAfter(a: Arrivals, after: number): number | undefined {
+  let lo = a.head;
+  let hi = a.seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a.seqs[mid]! > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo < a.seqs.length ? a.seqs[lo] : undefined;
+}
+
+/**
+ * How far the written order gets from the oldest entry of the first rule in the window: greedy, each rule's
+ * next match after the previous one's, found by binary search in its arrivals. A window starting at a later
+ * entry of the first rule never gets further, so this is the measure of the first window tried.
+ */
+function orderedTally(c: CorrelationRule): WindowTally {
+  const arrivals = new Map<string, Arrivals>();
+  for (const r of c.rules) if (!arrivals.has(r.id)) arrivals.set(r.id, { seqs: [], head: 0 });
+  let added = 0;
+  return {
+    add: (e) => {
+      const a = arrivals.get(e.rule);
+      if (a) a.seqs.push(added);
+      added++;
+    },
+    drop: (e) => {
+      // The entry leaving is the oldest in the window: the first arrival of its rule.
+      const a = arrivals.get(e.rule);
+      if (!a) return;
+      a.head++;
+      if (a.head >= 64 && a.head * 2 >= a.seqs.length) {
+        a.seqs.splice(0, a.head);
+        a.head = 0;
+      }
+    },
+    measure: () => {
+      const first = arrivals.get(c.rules[0]!.id);
+      if (!first || first.head === first.seqs.length) return 0;
+      let at = first.seqs[first.head]!;
+      let want = 1;
+      for (; want < c.rules.length; want++) {
+        const next = nextAfter(arrivals.get(c.rules[want]!.id)!, at);
+        if (next === undefined) break;
+        at = next;
+      }
+      return want;
+    },
+  };
+}
 
 /** `temporal_ordered`: matches of the referred rules in the order written, within the timespan. */
 export const temporalOrdered: CorrelationStrategy = {
@@ -15,6 +74,12 @@ export const temporalOrdered: CorrelationStrategy = {
     for (let k = from; k < to && want < c.rules.length; k++)
       if (entries[k]!.rule === c.rules[want]!.id) want++;
     return want;
+  },
+  tally: orderedTally,
+  firstStart: (c, entries: readonly WindowEntry[], lo) => {
+    let s = lo;
+    while (s < entries.length && entries[s]!.rule !== c.rules[0]!.id) s++;
+    return s;
   },
   satisfied: temporalSatisfied,
   describe: (c) => c.rules.map((r) => r.name).join(' then '),

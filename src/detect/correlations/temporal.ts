@@ -1,5 +1,11 @@
 import type { CorrelationRule } from '../ruleset.ts';
-import { type CorrelationStrategy, holds, lowerBoundsOnly, startingWindows } from './strategy.ts';
+import {
+  type CorrelationStrategy,
+  distinctTally,
+  holds,
+  lowerBoundsOnly,
+  startingWindows,
+} from './strategy.ts';
 
 /** Without a condition, every referred rule must match; with one, it counts the distinct rules matched. */
 export function temporalImmediate(c: CorrelationRule): boolean {
@@ -21,6 +27,8 @@ export const temporal: CorrelationStrategy = {
     for (let k = from; k < to; k++) distinct.add(entries[k]!.rule);
     return distinct.size;
   },
+  // The window starting at the oldest entry within the timespan holds every other one's rules.
+  tally: () => distinctTally((e) => e.rule),
   satisfied: temporalSatisfied,
   describe: (c) => `${c.rules.map((r) => r.name).join(' and ')} together`,
 };

@@ -1,5 +1,6 @@
 import {
   type CorrelationStrategy,
+  distinctTally,
   holds,
   lowerBoundsOnly,
   needsCondition,
@@ -20,6 +21,7 @@ export const valueCount: CorrelationStrategy = {
     for (let k = from; k < to; k++) distinct.add(entries[k]!.value ?? '');
     return distinct.size;
   },
+  tally: () => distinctTally((e) => e.value ?? ''),
   satisfied: (c, n) => holds(c.condition!, n),
   describe: (c, n) => `${n} distinct ${c.field} in ${c.rules.map((r) => r.name).join(' or ')}`,
 };
