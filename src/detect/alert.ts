@@ -139,6 +139,19 @@ export interface AlertParts {
   correlation?: { type: string; group: Record<string, string> };
 }
 
+/** A rule's ATT&CK from its own tags, worked out once (most events carry no tags of their own). */
+const threatOfRule = new WeakMap<RuleMeta, Alert['threat'] | null>();
+
+function threatFor(rule: RuleMeta, eventTags: readonly unknown[]): Alert['threat'] {
+  if (eventTags.length > 0) return threatOf(rule.tags, eventTags);
+  let threat = threatOfRule.get(rule);
+  if (threat === undefined) {
+    threat = threatOf(rule.tags) ?? null;
+    threatOfRule.set(rule, threat);
+  }
+  return threat ?? undefined;
+}
+
 export function buildAlert(p: AlertParts): Alert {
   const { context: ctx, rule } = p;
   const eventTags = datasetNamed(ctx.dataset)?.attackTags?.(ctx) ?? [];
@@ -157,7 +170,7 @@ export function buildAlert(p: AlertParts): Alert {
   };
   if (rule.description) alert.rule.description = rule.description.trim();
   if (rule.references && rule.references.length > 0) alert.rule.reference = rule.references;
-  const threat = threatOf(rule.tags, eventTags);
+  const threat = threatFor(rule, eventTags);
   if (threat) alert.threat = threat;
   if (p.correlation) alert.klaxon.correlation = p.correlation;
   const fields = alert as Record<string, unknown>;

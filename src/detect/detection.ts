@@ -41,6 +41,57 @@ export interface CompileOptions {
   placeholders?: PlaceholderStore;
 }
 
+/**
+ * One evaluation of one event by a detector (`beginEvaluation` … `endEvaluation`): while it lasts, a compiled
+ * item or detection shared by several rules is computed once and its result reused. Outside one (rule tests,
+ * callers that mutate an event between two calls), nothing is reused.
+ */
+let evaluation = 0;
+let evaluating = false;
+
+export function beginEvaluation(): void {
+  evaluation++;
+  evaluating = true;
+}
+
+export function endEvaluation(): void {
+  evaluating = false;
+}
+
+/** `pred`, computed at most once per evaluation. */
+function once(pred: EventPredicate): EventPredicate {
+  let at = 0;
+  let value = false;
+  return (e) => {
+    if (evaluating && at === evaluation) return value;
+    value = pred(e);
+    if (evaluating) at = evaluation;
+    return value;
+  };
+}
+
+/**
+ * Compiled items and detections by what they are made of, per placeholder store (what an `expand` item
+ * matches depends on it): rules that share an item (`verb: create`, `objectRef.resource: pods`, a list of
+ * trusted networks) or a whole detection (a rule copied under another name) share one predicate, evaluated
+ * once per event however many rules ask.
+ */
+const sharedByStore = new WeakMap<PlaceholderStore, Map<string, EventPredicate>>();
+const sharedWithout = new Map<string, EventPredicate>();
+
+function shared(key: string, opts: CompileOptions, compile: () => EventPredicate): EventPredicate {
+  let table = sharedWithout;
+  if (opts.placeholders) {
+    table = sharedByStore.get(opts.placeholders) ?? new Map();
+    sharedByStore.set(opts.placeholders, table);
+  }
+  const found = table.get(key);
+  if (found) return found;
+  const made = once(compile());
+  table.set(key, made);
+  return made;
+}
+
 /** Checks an item's modifiers; a problem names the item as written (`field|modifiers`). */
 function chainOf(
   key: string,
@@ -218,10 +269,20 @@ function compileMap(
     const [field, ...mods] = key.split('|');
     const here = [...path, key];
     if (field === '') {
-      preds.push(compileKeywords(key, raw, mods, scope, here));
+      preds.push(
+        shared(`k\u0000${scope}\u0000${key}\u0000${JSON.stringify(raw)}`, opts, () =>
+          compileKeywords(key, raw, mods, scope, here),
+        ),
+      );
       continue;
     }
-    preds.push(compileFieldItem(key, field!, mods, raw, scope, here, opts));
+    preds.push(
+      shared(
+        `f\u0000${scope}\u0000${opts.every === true}\u0000${key}\u0000${JSON.stringify(raw)}`,
+        opts,
+        () => compileFieldItem(key, field!, mods, raw, scope, here, opts),
+      ),
+    );
     const idx = indexedField(field!, scope);
     if (idx) requires[idx] = intersect(requires[idx], literalSet(raw, mods));
   }
@@ -314,6 +375,7 @@ export function compileDetection(
   if (conds.length === 0 || conds.some((c) => typeof c !== 'string'))
     throw new DetectionError('condition must be a string', [...path, 'condition']);
   const names = [...searches.keys()];
+  const whole = `d\u0000${scope}\u0000${opts.every === true}\u0000${skip.join(',')}\u0000${JSON.stringify(detection)}`;
   const parts = conds.map((c) => {
     try {
       return compileCondition(parseCondition(c as string, names), searches);
@@ -323,5 +385,6 @@ export function compileDetection(
       throw err;
     }
   });
-  return { match: or(parts.map((p) => p.match)), requires: combineOr(parts.map((p) => p.requires)) };
+  const match = or(parts.map((p) => p.match));
+  return { match: shared(whole, opts, () => match), requires: combineOr(parts.map((p) => p.requires)) };
 }

@@ -3,9 +3,10 @@ import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
 import type { Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import type { Signal } from '../schema/signal.ts';
+import type { AlertContext, Signal } from '../schema/signal.ts';
 import { alertId, buildAlert, contextOf, detectionMessage, levelFromFalcoPriority } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
+import { beginEvaluation, endEvaluation } from './detection.ts';
 import { firstValue } from './fields.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
@@ -43,8 +44,14 @@ interface DatasetRules {
  * clocks, and the auditIDs already alerted on. One cluster's events (a far-future timestamp, a flood of groups)
  * can therefore never move another cluster's clock, close or fill its windows, or evict its state.
  */
+/** What a suppression window keeps of its latest match to rebuild the alert from. */
+interface AlertBasis {
+  context: AlertContext;
+  level: Level;
+}
+
 class ClusterState {
-  readonly suppressor: Suppressor;
+  readonly suppressor: Suppressor<AlertBasis>;
   readonly correlator: Correlator;
   /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
   readonly seenRequests = new Map<string, Set<DetectionRule>>();
@@ -162,7 +169,12 @@ export class Detector {
     if (!entry || (entry.dataset.evaluable && !entry.dataset.evaluable(event))) return NO_MATCHES;
     this.matches = NO_MATCHES;
     this.matching = event;
-    entry.index.candidates(event, this.collect);
+    beginEvaluation();
+    try {
+      entry.index.candidates(event, this.collect);
+    } finally {
+      endEvaluation();
+    }
     const out = this.matches;
     this.matches = NO_MATCHES;
     this.matching = undefined;
@@ -202,28 +214,31 @@ export class Detector {
     let key = rule.id;
     for (const acc of rule.suppress.by) key += `\u0000${firstValue(acc, event) ?? ''}`;
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
-    if (suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
+    const basis = (): AlertBasis => ({ context: contextOf(event), level: this.levelOf(rule, event) });
+    if (suppressor.fold(key, time, event.event.id, rule.name, basis)) return NO_ALERTS;
     const id = alertId(rule.id, key, event.event.id);
-    const build = (ev: NormalizedEvent, revision: number) => {
-      const ctx = contextOf(ev);
-      return buildAlert({
+    const firstId = event.event.id;
+    // Captures ids and the rule only: a window outlives its events by minutes.
+    const build = ({ context, level }: AlertBasis, revision: number) =>
+      buildAlert({
         rule,
-        level: this.levelOf(rule, ev),
-        context: ctx,
+        level,
+        context,
         alertId: id,
-        eventIds: [event.event.id],
+        eventIds: [firstId],
         count: 1,
         revision,
-        message: detectionMessage(ctx, rule.title),
+        message: detectionMessage(context, rule.title),
         created: this.now().toISOString(),
       });
-    };
+    const first = basis();
     return suppressor.open({
       key,
       time,
       windowMs: rule.suppress.windowMs,
-      event,
-      alert: build(event, 0),
+      eventId: firstId,
+      last: first,
+      alert: build(first, 0),
       rebuild: (last) => build(last, 1),
     });
   }

@@ -21,9 +21,14 @@ const node = (): Node => ({ byValue: new Map(), any: undefined, rules: [] });
 export class RuleIndex {
   private readonly keys: readonly IndexKey[];
   private readonly root = node();
+  /** The event's value of each key, computed once per event (a level can be reached through several branches). */
+  private readonly values: (string | undefined)[];
+  private readonly known: boolean[];
 
   constructor(keys: readonly IndexKey[], rules: readonly DetectionRule[]) {
     this.keys = keys;
+    this.values = keys.map(() => undefined);
+    this.known = keys.map(() => false);
     for (const rule of rules) {
       // A requirement that is an empty set (contradictory literals) can never match: indexed nowhere.
       if (keys.some((k) => rule.requires[k.key]?.size === 0)) continue;
@@ -54,7 +59,16 @@ export class RuleIndex {
 
   /** Calls `visit` with each list of rules the event can match (each rule is in one list at most). */
   candidates(event: NormalizedEvent, visit: (rules: DetectionRule[]) => void): void {
+    this.known.fill(false);
     this.walk(this.root, 0, event, visit);
+  }
+
+  private valueAt(level: number, event: NormalizedEvent): string | undefined {
+    if (this.known[level]) return this.values[level];
+    const v = this.keys[level]!.value(event);
+    this.values[level] = v;
+    this.known[level] = true;
+    return v;
   }
 
   private walk(
@@ -68,7 +82,7 @@ export class RuleIndex {
       return;
     }
     if (at.byValue.size > 0) {
-      const value = this.keys[level]!.value(event);
+      const value = this.valueAt(level, event);
       const child = value === undefined ? undefined : at.byValue.get(value);
       if (child) this.walk(child, level + 1, event, visit);
     }

@@ -1,31 +1,36 @@
 import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
-import type { NormalizedEvent } from '../schema/event.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
 
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
 
-interface Window {
-  first: Alert;
+/**
+ * What a window keeps of its latest match is `L` (the alert's context and level: never the event itself,
+ * which would keep every field of it alive for the whole window), and of its first alert only the id.
+ */
+interface Window<L> {
+  alertId: string;
   end: number;
   count: number;
   eventIds: string[];
-  last: NormalizedEvent;
+  last: L;
   lastTime: number;
-  rebuild: (last: NormalizedEvent) => Alert;
+  rebuild: (last: L) => Alert;
 }
 
-export interface Opening {
+export interface Opening<L> {
   key: string;
   time: number;
   windowMs: number;
-  event: NormalizedEvent;
+  eventId: string;
+  /** What the revision-1 alert is rebuilt from, of this match. */
+  last: L;
   /** The revision-0 alert of the new window. */
   alert: Alert;
-  /** Builds the alert again from the window's latest event (for revision 1). */
-  rebuild: (last: NormalizedEvent) => Alert;
+  /** Builds the alert again from the window's latest match (for revision 1). */
+  rebuild: (last: L) => Alert;
 }
 
 /**
@@ -34,8 +39,8 @@ export interface Opening {
  * the window closes the alert is emitted again (revision 1, same id) with the
  * final count and event ids, so sinks upsert it.
  */
-export class Suppressor {
-  private readonly windows = new Map<string, Window>();
+export class Suppressor<L> {
+  private readonly windows = new Map<string, Window<L>>();
   private readonly maxKeys: number;
   /** Earliest window end, so most calls to expire() return at once. */
   private nextEnd = Number.POSITIVE_INFINITY;
@@ -49,13 +54,13 @@ export class Suppressor {
   }
 
   /** Folds a match into the open window of its key; false when no window holds it (open one). */
-  fold(key: string, time: number, event: NormalizedEvent, ruleName: string): boolean {
+  fold(key: string, time: number, eventId: string, ruleName: string, last: () => L): boolean {
     const open = this.windows.get(key);
     if (!open || time >= open.end) return false;
     open.count++;
-    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(event.event.id);
+    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(eventId);
     if (time >= open.lastTime) {
-      open.last = event;
+      open.last = last();
       open.lastTime = time;
     }
     alertsSuppressed.inc({ rule: ruleName });
@@ -63,7 +68,7 @@ export class Suppressor {
   }
 
   /** Opens a window (closing the key's expired one): the alerts to emit. */
-  open(o: Opening): Alert[] {
+  open(o: Opening<L>): Alert[] {
     const out: Alert[] = [];
     const previous = this.windows.get(o.key);
     if (previous) {
@@ -75,11 +80,11 @@ export class Suppressor {
     if (o.windowMs <= 0) return out;
     const end = o.time + o.windowMs;
     this.windows.set(o.key, {
-      first: o.alert,
+      alertId: o.alert.klaxon.alert_id,
       end,
       count: 1,
-      eventIds: [o.event.event.id],
-      last: o.event,
+      eventIds: [o.eventId],
+      last: o.last,
       lastTime: o.time,
       rebuild: o.rebuild,
     });
@@ -94,10 +99,10 @@ export class Suppressor {
     return out;
   }
 
-  private close(w: Window): Alert | undefined {
+  private close(w: Window<L>): Alert | undefined {
     if (w.count <= 1) return undefined;
     const alert = w.rebuild(w.last);
-    alert.klaxon.alert_id = w.first.klaxon.alert_id;
+    alert.klaxon.alert_id = w.alertId;
     alert.klaxon.count = w.count;
     alert.klaxon.event_ids = w.eventIds;
     alert.klaxon.revision = 1;
