@@ -43,6 +43,10 @@ interface Group {
    */
   tally: WindowTally | undefined;
   lo: number;
+  /** Event time where the tally's window starts (its newest entry's time minus the timespan). */
+  windowFrom: number;
+  /** A condition judged at once: the strategy's bound over all the entries (see CorrelationStrategy.bound). */
+  bound: WindowTally | undefined;
   /** The time it is queued to settle at (+Infinity: not queued). */
   dueAt: number;
   /** False once evicted or expired (its queued settle times are then skipped). */
@@ -188,6 +192,8 @@ export class Correlator {
         head: 0,
         tally: undefined,
         lo: 0,
+        windowFrom: Number.NEGATIVE_INFINITY,
+        bound: c.strategy.immediate(c) ? c.strategy.bound(c) : undefined,
         dueAt: Number.POSITIVE_INFINITY,
         live: true,
       };
@@ -239,18 +245,25 @@ export class Correlator {
 
   /**
    * A new entry of a condition judged at once. In event-time order (the common case: one source's signals),
-   * the tally of the window ending at it moves forward in O(1) amortized, and only that window can complete;
-   * an entry older than the newest one tries every window holding it (`tryFire`), and the tally is rebuilt
-   * on the next in-order entry.
+   * the tally of the window ending at it moves forward in O(1) amortized, and only that window can complete.
+   * An entry older than the newest one joins the tally when it falls in its window, and tries every window
+   * holding it (`tryFire`) only when the bound over all the group's entries says one could hold.
    */
   private addJudgedAtOnce(g: Group, entry: Entry, out: Alert[]): void {
     const c = g.corr;
     const es = g.entries;
     const n = es.length;
+    g.bound!.add(entry);
     if (n > g.head && es[n - 1]!.time > entry.time) {
-      g.tally = undefined;
+      const at = this.insert(g, entry);
+      const tally = g.tally;
+      if (tally && !tally.orderFree) g.tally = undefined;
+      else if (tally && entry.time >= g.windowFrom) tally.add(entry);
+      else if (tally) g.lo++;
+      if (!c.strategy.satisfied(c, g.bound!.measure())) return;
+      const head = g.head;
       this.compact(g);
-      this.tryFire(g, this.insert(g, entry), out);
+      this.tryFire(g, at - head, out);
       return;
     }
     const from = entry.time - c.timespanMs;
@@ -263,6 +276,7 @@ export class Correlator {
       g.tally = tally;
       g.lo = lo;
     }
+    g.windowFrom = from;
     es.push(entry);
     tally.add(entry);
     while (es[g.lo]!.time < from) tally.drop(es[g.lo++]!);
@@ -271,7 +285,6 @@ export class Correlator {
     const start = c.strategy.firstStart?.(c, es, g.lo) ?? g.lo;
     // No window at all (temporal_ordered without an entry of its first rule), whatever the condition says.
     if (start === es.length) return;
-    g.tally = undefined;
     this.fire(g, start, es.length, m, out);
   }
 
@@ -312,6 +325,8 @@ export class Correlator {
     const c = g.corr;
     const window = g.entries.slice(from, to);
     g.entries.splice(from, to - from);
+    g.tally = undefined;
+    if (g.bound) for (const e of window) g.bound.drop(e);
     let last = window[0]!;
     for (const e of window) if (e.time >= last.time) last = e;
     const id = alertId(c.id, g.key, window[0]!.eventId);
@@ -419,7 +434,7 @@ export class Correlator {
     if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
       const es = g.entries;
-      while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) g.head++;
+      while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) g.bound?.drop(es[g.head++]!);
       if (g.tally) while (g.lo < g.head) g.tally.drop(es[g.lo++]!);
       if (g.head === es.length) {
         es.length = 0;

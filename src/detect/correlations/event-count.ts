@@ -15,6 +15,7 @@ export const eventCount: CorrelationStrategy = {
   windows: (c, entries, at) => slidingWindows(c.timespanMs, entries, at),
   measure: (_c, _entries, from, to) => to - from,
   tally: countTally,
+  bound: countTally,
   satisfied: (c, n) => holds(c.condition!, n),
   describe: (c, n) => `${n} events of ${c.rules.map((r) => r.name).join(' or ')}`,
 };

@@ -24,11 +24,13 @@ export type Window = [number, number];
  * from the front, each in O(1) amortized (O(log n) for `temporal_ordered`), so a busy group is never rescanned.
  */
 export interface WindowTally {
-  /** A new newest entry. */
+  /** A new newest entry (any entry, when `orderFree`). */
   add(e: WindowEntry): void;
-  /** The oldest entry leaves the window. */
+  /** The oldest entry leaves the window (any entry, when `orderFree`). */
   drop(e: WindowEntry): void;
   measure(): number;
+  /** The measure does not depend on the order of the entries: they may join and leave in any order. */
+  readonly orderFree: boolean;
 }
 
 /**
@@ -55,6 +57,12 @@ export interface CorrelationStrategy {
    * `temporal_ordered`, the one starting at `firstStart`), and no other can hold when it does not.
    */
   tally(c: CorrelationRule): WindowTally;
+  /**
+   * A tally (order-free) over all of a group's entries whose measure is at least that of every window
+   * among them: while it does not hold, no window can, and an entry that arrives out of order is only
+   * inserted (no window is tried) — a flood that never reaches its threshold costs O(1) a signal in any order.
+   */
+  bound(c: CorrelationRule): WindowTally;
   /** Where the window that fires starts when the tally over `entries[lo, end)` holds (default `lo`). */
   firstStart?(c: CorrelationRule, entries: readonly WindowEntry[], lo: number): number;
   satisfied(c: CorrelationRule, n: number): boolean;
@@ -133,6 +141,7 @@ export function countTally(): WindowTally {
       n--;
     },
     measure: () => n,
+    orderFree: true,
   };
 }
 
@@ -151,6 +160,7 @@ export function distinctTally(keyOf: (e: WindowEntry) => string): WindowTally {
       else counts.set(k, n);
     },
     measure: () => counts.size,
+    orderFree: true,
   };
 }
 

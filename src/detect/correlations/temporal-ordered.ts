@@ -45,6 +45,7 @@ function orderedTally(c: CorrelationRule): WindowTally {
         a.head = 0;
       }
     },
+    orderFree: false,
     measure: () => {
       const first = arrivals.get(c.rules[0]!.id);
       if (!first || first.head === first.seqs.length) return 0;
@@ -57,6 +58,34 @@ function orderedTally(c: CorrelationRule): WindowTally {
       }
       return want;
     },
+  };
+}
+
+/**
+ * Bound of the ordered measure: how many of the written rules, from the first, have entries at all (as many
+ * as written, for a rule written twice). No window gets further in the written order.
+ */
+function presentTally(c: CorrelationRule): WindowTally {
+  const counts = new Map<string, number>();
+  return {
+    add: (e) => {
+      counts.set(e.rule, (counts.get(e.rule) ?? 0) + 1);
+    },
+    drop: (e) => {
+      counts.set(e.rule, counts.get(e.rule)! - 1);
+    },
+    measure: () => {
+      const needed = new Map<string, number>();
+      let n = 0;
+      for (const r of c.rules) {
+        const k = (needed.get(r.id) ?? 0) + 1;
+        if ((counts.get(r.id) ?? 0) < k) break;
+        needed.set(r.id, k);
+        n++;
+      }
+      return n;
+    },
+    orderFree: true,
   };
 }
 
@@ -76,6 +105,7 @@ export const temporalOrdered: CorrelationStrategy = {
     return want;
   },
   tally: orderedTally,
+  bound: presentTally,
   firstStart: (c, entries: readonly WindowEntry[], lo) => {
     let s = lo;
     while (s < entries.length && entries[s]!.rule !== c.rules[0]!.id) s++;

@@ -29,6 +29,7 @@ export const temporal: CorrelationStrategy = {
   },
   // The window starting at the oldest entry within the timespan holds every other one's rules.
   tally: () => distinctTally((e) => e.rule),
+  bound: () => distinctTally((e) => e.rule),
   satisfied: temporalSatisfied,
   describe: (c) => `${c.rules.map((r) => r.name).join(' and ')} together`,
 };

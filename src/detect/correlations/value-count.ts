@@ -22,6 +22,7 @@ export const valueCount: CorrelationStrategy = {
     return distinct.size;
   },
   tally: () => distinctTally((e) => e.value ?? ''),
+  bound: () => distinctTally((e) => e.value ?? ''),
   satisfied: (c, n) => holds(c.condition!, n),
   describe: (c, n) => `${n} distinct ${c.field} in ${c.rules.map((r) => r.name).join(' or ')}`,
 };

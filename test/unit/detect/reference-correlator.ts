@@ -8,7 +8,7 @@ import { datasetNamed } from '../../../src/datasets/index.ts';
 import { alertId, buildAlert } from '../../../src/detect/alert.ts';
 import type { WindowEntry } from '../../../src/detect/correlations/strategy.ts';
 import { compileField, firstValue } from '../../../src/detect/fields.ts';
-import type { CorrelationRule, DetectionRule } from '../../../src/detect/ruleset.ts';
+import type { CorrelationRule } from '../../../src/detect/ruleset.ts';
 import { MAX_EVENT_IDS } from '../../../src/detect/suppress.ts';
 import type { Alert } from '../../../src/schema/alert.ts';
 import type { NormalizedEvent } from '../../../src/schema/event.ts';
