@@ -56,6 +56,12 @@ interface Group {
 /** Compacts `entries` once this many have left from the front, and at least half of them. */
 const COMPACT_AFTER = 64;
 
+/**
+ * Below this many live entries a group is judged by trying its windows directly (cheap at that size), and
+ * keeps no tallies: most groups hold an entry or two, and a tally costs more memory than they do.
+ */
+const TALLY_FROM = 16;
+
 export interface CorrelatorOptions {
   latenessMs: number;
   maxKeys: number;
@@ -193,7 +199,7 @@ export class Correlator {
         tally: undefined,
         lo: 0,
         windowFrom: Number.NEGATIVE_INFINITY,
-        bound: c.strategy.immediate(c) ? c.strategy.bound(c) : undefined,
+        bound: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         live: true,
       };
@@ -253,14 +259,23 @@ export class Correlator {
     const c = g.corr;
     const es = g.entries;
     const n = es.length;
-    g.bound!.add(entry);
+    if (!g.bound && n - g.head >= TALLY_FROM) {
+      g.bound = c.strategy.bound(c);
+      for (let k = g.head; k < n; k++) g.bound.add(es[k]!);
+    }
+    if (!g.bound) {
+      this.compact(g);
+      this.tryFire(g, this.insert(g, entry), out);
+      return;
+    }
+    g.bound.add(entry);
     if (n > g.head && es[n - 1]!.time > entry.time) {
       const at = this.insert(g, entry);
       const tally = g.tally;
       if (tally && !tally.orderFree) g.tally = undefined;
       else if (tally && entry.time >= g.windowFrom) tally.add(entry);
       else if (tally) g.lo++;
-      if (!c.strategy.satisfied(c, g.bound!.measure())) return;
+      if (!c.strategy.satisfied(c, g.bound.measure())) return;
       const head = g.head;
       this.compact(g);
       this.tryFire(g, at - head, out);
@@ -434,7 +449,10 @@ export class Correlator {
     if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
       const es = g.entries;
-      while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) g.bound?.drop(es[g.head++]!);
+      while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) {
+        const leaving = es[g.head++]!;
+        if (g.bound) g.bound.drop(leaving);
+      }
       if (g.tally) while (g.lo < g.head) g.tally.drop(es[g.lo++]!);
       if (g.head === es.length) {
         es.length = 0;
