@@ -107,6 +107,8 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   );
 
   app.register(healthRoutes(() => readiness(options, publisher)));
+  // Push sources authenticate their own senders (a Firehose access key …): each in its own scope, outside the guard.
+  for (const routes of options.sourceRoutes ?? []) app.register(routes);
 
   const rateLimiter =
     limits.rateLimit > 0 ? new RateLimiter({ rate: limits.rateLimit, burst: limits.rateBurst }) : undefined;

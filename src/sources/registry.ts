@@ -10,4 +10,6 @@ type ModuleOf<T extends SourceSettings['type']> = SourceModule<Extract<SourceSet
  */
 export const SOURCE_MODULES: { [T in SourceSettings['type']]: () => Promise<ModuleOf<T>> } = {
   file: async () => (await import('./file-tail.ts')).fileSource,
+  cloudwatch: async () => (await import('./cloudwatch.ts')).cloudwatchSource,
+  firehose: async () => (await import('./firehose.ts')).firehoseSource,
 };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { CloudWatchSourceSettings } from './cloudwatch-settings.ts';
 import { FileSourceSettings } from './file-tail-settings.ts';
+import { FirehoseSourceSettings } from './firehose-settings.ts';
 
 /**
  * The `sources:` section of the settings file: named, typed pull sources, one schema per type (next to each
@@ -7,7 +9,11 @@ import { FileSourceSettings } from './file-tail-settings.ts';
  * (`sources.apiserver: Invalid input: expected "file"`). `klaxon serve` and `klaxon ingest` run every one
  * beside the HTTP routes, through the same accept path.
  */
-export const SourceSettings = z.discriminatedUnion('type', [FileSourceSettings]);
+export const SourceSettings = z.discriminatedUnion('type', [
+  FileSourceSettings,
+  CloudWatchSourceSettings,
+  FirehoseSourceSettings,
+]);
 export type SourceSettings = z.infer<typeof SourceSettings>;
 
 /** A metrics label, a log field and a checkpoint key: short, lower case, no path characters. */
