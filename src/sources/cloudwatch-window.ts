@@ -13,10 +13,10 @@ import { z } from 'zod';
  * - the ids of the events delivered that are stamped within `reach` (lateness + late-scan period) before it,
  *   so a re-read drops them;
  * - `floor`: events stamped before it are never delivered (`startAt: end`, or ids forgotten at the cap).
- * Each poll searches from `until − overlap`; a late scan now and then from `until − reach`; each query spans
- * at most `reach` (doubled after each empty one, so an idle gap costs few calls), so the ids a query adds stay
- * bounded, and `until` advances only when a query is complete: a crash in the middle re-reads that query, and
- * the saved ids drop what was already delivered.
+ * Each poll searches from `until − overlap`; a late scan now and then from `until − reach`; a query spans at
+ * most `reach` (a late scan twice that; doubled after each empty query, so an idle gap costs few calls), so the
+ * ids a query adds stay bounded, and `until` advances only when a query is complete: a crash in the middle
+ * re-reads that query, and the saved ids drop what was already delivered.
  */
 
 /** The fields of a FilterLogEvents event the window uses (every event CloudWatch returns has them). */
@@ -131,11 +131,14 @@ export class ReadWindow {
     return this.tracked;
   }
 
-  /** The next search: a poll from `until − overlap`, or a late scan from `until − reach`; bounded in span. */
+  /**
+   * The next search: a poll from `until − overlap`, or a late scan from `until − reach` (reaching on to now
+   * when `until` is within `reach` of it); bounded in span.
+   */
   next(nowMs: number, late: boolean): Query {
     const back = late ? this.reach : this.opts.overlapMs;
     const startTime = Math.max(this.floor, this.until - back, 0);
-    const span = Math.max(this.reach, 1000) * 2 ** this.emptyRun;
+    const span = Math.max(this.reach, 1000) * 2 ** this.emptyRun * (late ? 2 : 1);
     const endTime = Math.max(startTime, Math.min(nowMs, startTime + span));
     return { startTime, endTime, late };
   }

@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditDataset } from '../datasets/audit.ts';
-import { closeAfterResponse } from '../ingest/connections.ts';
 import { mediaType } from '../ingest/guard.ts';
 import { RetryLaterError } from '../ingest/publisher.ts';
 import type { RejectReason } from '../ingest/rejections.ts';
@@ -104,7 +103,7 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       const allowed = typeof key === 'string' ? opts.keys.lookup(key) : undefined;
       if (!allowed) {
         // Refused before the body is read, and the connection closed: no unauthenticated body is taken in.
-        closeAfterResponse(reply.raw, request.raw.socket);
+        reply.header('connection', 'close');
         return fail(
           reply,
           401,
@@ -115,7 +114,7 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       }
       const type = mediaType(request.headers['content-type']);
       if (type !== 'application/json') {
-        closeAfterResponse(reply.raw, request.raw.socket);
+        reply.header('connection', 'close');
         return fail(
           reply,
           415,
