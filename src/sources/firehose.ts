@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditDataset } from '../datasets/audit.ts';
 import { mediaType } from '../ingest/guard.ts';
@@ -163,7 +164,10 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       if (!delivery.ok) return fail(reply, 400, 'schema', delivery.requestId ?? headerId, delivery.reason);
       const { requestId } = delivery;
       const allowed = allowedOf.get(request)!;
-      const seenKey = `${allowed.join(',')}/${requestId}`;
+      // A digest: the request id is the sender's text, of any length.
+      const seenKey = createHash('sha256')
+        .update(`${allowed.join(',')}/${requestId}`)
+        .digest('base64url');
       if (stored.has(seenKey)) return firehoseSuccess(requestId, Date.now());
 
       const receivedAt = new Date().toISOString();
@@ -184,7 +188,13 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       }
       if (rejected > 0)
         opts.logger.warn(
-          { requestId, accepted, rejected, ignored: delivery.batch.ignored, first: firstRejection },
+          {
+            requestId: requestId.slice(0, 256),
+            accepted,
+            rejected,
+            ignored: delivery.batch.ignored,
+            first: firstRejection,
+          },
           'Firehose delivery: events rejected',
         );
       if (accepted === 0 && rejected > 0) {
