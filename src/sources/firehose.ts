@@ -138,11 +138,14 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       const id = headerRequestId(request);
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
         return fail(reply, 413, 'too_large', id, `request body over the limit of ${opts.bodyLimit} bytes`);
-      if ((err.statusCode ?? 500) >= 500) {
+      const status = err.statusCode ?? 500;
+      if (status >= 500 || status < 400) {
         opts.logger.error({ err, requestId: id }, 'Firehose request failed');
         return reply.code(500).send(firehoseError(id, Date.now(), 'internal error'));
       }
-      return fail(reply, 400, 'bad_request', id, err.message);
+      // What the body's decoding refused (a request body decompressed beyond its limit …), in Firehose's shape.
+      const reason = status === 413 ? 'too_large' : status === 415 ? 'content_type' : 'bad_request';
+      return fail(reply, status, reason, id, err.message);
     });
 
     app.post(opts.path, { bodyLimit: opts.bodyLimit, config: { source: LABEL } }, async (request, reply) => {
