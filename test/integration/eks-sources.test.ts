@@ -230,7 +230,7 @@ describe('EKS audit logs from CloudWatch Logs (type: cloudwatch)', () => {
       expect(once(rule), rule).toBe(1);
     // The allow-list quiets EKS's own control plane and add-ons on the real stream.
     expect(alerts.filter((a) => a.user?.name?.startsWith('eks:'))).toEqual([]);
-  });
+  }, 300_000);
 
   it('reports a deleted log group in /readyz and its error metric while another group goes on being read', async () => {
     const gone = `eks-${randomBytes(5).toString('hex')}`;
@@ -281,7 +281,7 @@ describe('EKS audit logs from CloudWatch Logs (type: cloudwatch)', () => {
       60_000,
     );
     expect(served.child.exitCode).toBeNull();
-  });
+  }, 180_000);
 });
 
 describe('EKS audit logs from Amazon Data Firehose (type: firehose)', () => {
@@ -394,5 +394,5 @@ describe('EKS audit logs from Amazon Data Firehose (type: firehose)', () => {
     expect(
       await metric(served.url, 'klaxon_ingest_requests_total', { endpoint: 'firehose', code: '401' }),
     ).toBe(1);
-  });
+  }, 180_000);
 });
