@@ -100,12 +100,11 @@ describe('reading EKS exports', () => {
       }));
     };
     const fromLog = await rules([log]);
-    for (const export_ of ['subscription-audit.json.gz', 'firehose-request.json']) {
-      const fromExport = await rules([eks(export_)]);
-      expect(fromExport.code).toBe(0);
-      expect(fromExport.err).toMatch(/0 bad/);
-      expect(fromExport.names).toEqual(expect.arrayContaining(fromLog.names));
-    }
+    // The other formats give the same records (above): one export through the whole catalogue is enough.
+    const fromExport = await rules([eks('subscription-audit.json.gz')]);
+    expect(fromExport.code).toBe(0);
+    expect(fromExport.err).toMatch(/0 bad/);
+    expect(fromExport.names).toEqual(fromLog.names);
     expect(fromLog.names).toContain('k8s-privileged-container');
   }, 120_000);
 });
