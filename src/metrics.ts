@@ -74,6 +74,26 @@ export const spoolCorrupt = new Counter({
   registers: r,
 });
 
+// EKS: the CloudWatch Logs source (`type: cloudwatch`); `source` is the instance's name in `sources:`
+export const cloudwatchEvents = new Counter({
+  name: 'klaxon_cloudwatch_events_total',
+  help: 'CloudWatch Logs events the EKS source read, by outcome: new (sent on), late (sent on, found only by the late scan), repeat (read before: dropped), ignored (another stream, or before the start).',
+  labelNames: ['source', 'cluster', 'outcome'] as const,
+  registers: r,
+});
+export const cloudwatchLagSeconds = new Gauge({
+  name: 'klaxon_cloudwatch_lag_seconds',
+  help: 'Now minus the time of the newest event the EKS CloudWatch Logs source has read (grows while the cluster logs nothing).',
+  labelNames: ['source', 'cluster'] as const,
+  registers: r,
+});
+export const cloudwatchErrors = new Counter({
+  name: 'klaxon_cloudwatch_errors_total',
+  help: 'Failed polls of the EKS CloudWatch Logs source, by kind (throttled|unavailable|credentials|access_denied|not_found|retry_later|checkpoint|overflow|other).',
+  labelNames: ['source', 'cluster', 'kind'] as const,
+  registers: r,
+});
+
 // Detection
 export const detectEvents = new Counter({
   name: 'klaxon_detect_events_total',

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { CloudWatchSourceSettings } from './cloudwatch-settings.ts';
 import { FileSourceSettings } from './file-tail-settings.ts';
+import { FirehoseSourceSettings } from './firehose-settings.ts';
 import { PubSubPushSourceSettings } from './pubsub-push-settings.ts';
 import { PubSubSourceSettings } from './pubsub-settings.ts';
 
@@ -13,6 +15,8 @@ export const SourceSettings = z.discriminatedUnion('type', [
   FileSourceSettings,
   PubSubSourceSettings,
   PubSubPushSourceSettings,
+  CloudWatchSourceSettings,
+  FirehoseSourceSettings,
 ]);
 export type SourceSettings = z.infer<typeof SourceSettings>;
 
