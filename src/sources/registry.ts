@@ -10,4 +10,5 @@ type ModuleOf<T extends SourceSettings['type']> = SourceModule<Extract<SourceSet
  */
 export const SOURCE_MODULES: { [T in SourceSettings['type']]: () => Promise<ModuleOf<T>> } = {
   file: async () => (await import('./file-tail.ts')).fileSource,
+  eventhubs: async () => (await import('./eventhubs.ts')).eventHubsSource,
 };

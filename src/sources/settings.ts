@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EventHubsSourceSettings } from './eventhubs-settings.ts';
 import { FileSourceSettings } from './file-tail-settings.ts';
 
 /**
@@ -7,7 +8,7 @@ import { FileSourceSettings } from './file-tail-settings.ts';
  * (`sources.apiserver: Invalid input: expected "file"`). `klaxon serve` and `klaxon ingest` run every one
  * beside the HTTP routes, through the same accept path.
  */
-export const SourceSettings = z.discriminatedUnion('type', [FileSourceSettings]);
+export const SourceSettings = z.discriminatedUnion('type', [FileSourceSettings, EventHubsSourceSettings]);
 export type SourceSettings = z.infer<typeof SourceSettings>;
 
 /** A metrics label, a log field and a checkpoint key: short, lower case, no path characters. */
