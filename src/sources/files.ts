@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { unwrapCloudRecord } from '../normalize/cloud-record.ts';
 import { concatenatedValues } from './json-sequence.ts';
 
 /** One record read from a file, or why a part of the file could not be read. */
@@ -17,6 +18,23 @@ const RECORD_FILE = /\.(json|jsonl|ndjson|log|gz)$/i;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A record as the audit events it carries: a managed cluster's delivery (an AKS diagnostic-logs document or
+ * `PT1H.json` line, a CloudWatch Logs or Pub/Sub payload …) gives its events (`where#records[3]`), a broken one
+ * of them an error record; anything else is itself.
+ */
+function* unwrapped(raw: unknown, where: string): Generator<FileRecord> {
+  const cloud = unwrapCloudRecord(raw);
+  if (!cloud) {
+    yield { raw, where };
+    return;
+  }
+  for (const item of cloud.batch.items) {
+    const at = item.where === '' ? where : `${where}#${item.where}`;
+    yield item.ok ? { raw: item.event, where: at } : { error: item.reason, where: at };
+  }
 }
 
 /** A parsed value as records: an `EventList`'s items and a JSON array's elements each become one (`where#index`). */
@@ -33,10 +51,10 @@ function* expand(value: unknown, where: string): Generator<FileRecord> {
     if (Array.isArray(listItems) || listItems === null) items = listItems ?? [];
   }
   if (items === undefined) {
-    yield { raw: value, where };
+    yield* unwrapped(value, where);
     return;
   }
-  for (let i = 0; i < items.length; i++) yield { raw: items[i], where: `${where}#${i}` };
+  for (let i = 0; i < items.length; i++) yield* unwrapped(items[i], `${where}#${i}`);
 }
 
 /** JSON lines; `firstLine` numbers the first of `lines`. */
