@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Consumer, type EachBatchPayload, Kafka } from 'kafkajs';
 import { auditDataset } from '../datasets/audit.ts';
 import { eventHubsLag, eventHubsMessages, eventHubsRecords } from '../metrics.ts';
@@ -41,10 +43,12 @@ class EventHubsSource implements PullSource {
   private readonly policy: ClusterPolicy;
   private readonly limits: DecodeLimits;
   private running = false;
+  private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private consumer: Consumer | undefined;
   private problem: string | undefined = 'not connected yet';
-  private wake: (() => void) | undefined;
+  /** Partitions this replica reports a lag for (dropped when a rebalance takes them away). */
+  private readonly lagPartitions = new Set<number>();
 
   constructor(config: EventHubsSourceSettings, ctx: SourceContext) {
     this.config = config;
@@ -69,9 +73,10 @@ class EventHubsSource implements PullSource {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.stopping.abort();
     await this.consumer?.disconnect().catch(() => {});
     await this.loop;
+    this.keepLag(new Set());
   }
 
   status(): { ok: boolean; reason?: string } {
@@ -84,8 +89,24 @@ class EventHubsSource implements PullSource {
     this.problem = problem;
   }
 
+  /** Forgets the lag of partitions no longer read here, so the sum over replicas stays right. */
+  private keepLag(assigned: ReadonlySet<number>): void {
+    for (const partition of this.lagPartitions) {
+      if (assigned.has(partition)) continue;
+      eventHubsLag.remove({ source: this.ctx.name, partition: String(partition) });
+      this.lagPartitions.delete(partition);
+    }
+  }
+
+  private setLag(partition: number, highWatermark: string, next: string): void {
+    const lag = BigInt(highWatermark) - BigInt(next);
+    eventHubsLag.set({ source: this.ctx.name, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+    this.lagPartitions.add(partition);
+  }
+
   /** Connects, runs the consumer until it crashes or the source stops, and starts over after a pause. */
   private async supervise(): Promise<void> {
+    const stopped = once(this.stopping.signal, 'abort').then(() => undefined);
     let failures = 0;
     while (this.running) {
       let secrets: EventHubsSecrets = {};
@@ -97,7 +118,8 @@ class EventHubsSource implements PullSource {
         const crashed = new Promise<unknown>((resolve) => {
           consumer!.on(consumer!.events.CRASH, (e) => resolve(e.payload.error));
         });
-        consumer.on(consumer.events.GROUP_JOIN, () => {
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          this.keepLag(new Set(e.payload.memberAssignment[this.config.topic] ?? []));
           if (this.problem !== undefined)
             this.ctx.logger.info(
               { source: this.ctx.name, topic: this.config.topic, group: this.groupId },
@@ -117,9 +139,6 @@ class EventHubsSource implements PullSource {
           partitionsConsumedConcurrently: 1,
           eachBatch: (payload) => this.eachBatch(consumer!, payload),
         });
-        const stopped = new Promise<undefined>((resolve) => {
-          this.wake = () => resolve(undefined);
-        });
         const error = await Promise.race([crashed, stopped]);
         if (!this.running) break;
         this.report(describeProblem(error, this.config, secrets));
@@ -131,13 +150,7 @@ class EventHubsSource implements PullSource {
         this.consumer = undefined;
       }
       const pause = Math.min(RECONNECT_MS.max, RECONNECT_MS.first * 2 ** Math.min(failures++, 10));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pause);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      await sleep(pause, undefined, { signal: this.stopping.signal }).catch(() => {});
     }
   }
 
@@ -186,6 +199,8 @@ class EventHubsSource implements PullSource {
         this.problem = undefined;
       },
     };
+    const first = batch.messages[0];
+    if (first) this.setLag(batch.partition, batch.highWatermark, first.offset);
     for (let i = 0; i < batch.messages.length; ) {
       if (!retry.alive()) return;
       const messages = this.chunk(payload, i);
@@ -204,8 +219,7 @@ class EventHubsSource implements PullSource {
         return;
       }
       this.count(plan, outcome, messages.length);
-      const lag = BigInt(batch.highWatermark) - BigInt(next);
-      eventHubsLag.set({ source, partition: String(batch.partition) }, Number(lag > 0n ? lag : 0n));
+      this.setLag(batch.partition, batch.highWatermark, next);
       await heartbeat();
     }
   }

@@ -218,6 +218,23 @@ describe('eventhubs source over SASL_PLAINTEXT (memory bus)', () => {
     expect(await served.kill('SIGTERM')).toBe(0);
   });
 
+  it('reads the same documents from a plain Kafka topic, without SASL or TLS (a relay into your own Kafka)', async () => {
+    const topic = uniqueTopic('aks-relay');
+    const kafka = kafkaClient();
+    await createTopic(kafka, topic, 1);
+    const served = await serve(
+      klaxonEnv({ type: 'eventhubs', brokers: kafkaBrokers(), topic, cluster: 'relay', startAt: 'earliest' }),
+    );
+    await produce(kafka, topic, [document([otherCategory(), bindingRecord('dee')])]);
+    const alerts = await waitFor(() => {
+      const got = alertsOf(served.stdout());
+      return got.length >= 1 && got;
+    }, 90_000);
+    expect(alerts.map((a) => [a.user?.name, a.orchestrator?.cluster?.name])).toEqual([
+      ['dee@example.com', 'relay'],
+    ]);
+  });
+
   it('says a wrong connection string is refused, in /readyz and the log, without showing it', async () => {
     const hubs = eventHubs();
     const topic = uniqueTopic('insights-logs-kube-audit');

@@ -25,7 +25,7 @@ const ADD_ONS = (username: string) =>
   username.startsWith('system:serviceaccount:aks-istio-system:') ||
   username.startsWith('system:serviceaccount:app-routing-system:');
 
-describe('AKS routine traffic', () => {
+describe('AKS routine traffic', { timeout: 60_000 }, () => {
   const { events, rejected, ignored } = fromCloud(messages());
 
   it('is what AKS runs: its own identities, kubelets, the controller manager and the managed add-ons', () => {

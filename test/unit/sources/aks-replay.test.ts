@@ -77,7 +77,7 @@ function alertsOf(out: string): Alert[] {
     .map((l) => JSON.parse(l) as Alert);
 }
 
-describe('AKS archives and saved Event Hubs messages as files', () => {
+describe('AKS archives and saved Event Hubs messages as files', { timeout: 60_000 }, () => {
   it('finds the hourly blobs under the archive layout and reads each line as the audit event it carries', async () => {
     const { root, blob } = layout();
     expect((await expandPaths([root])).files).toContain(blob);
