@@ -190,6 +190,26 @@ export const consumerLag = new Gauge({
   registers: r,
 });
 
+// The eventhubs source (AKS diagnostic logs over Event Hubs' Kafka endpoint); `source` is the instance's name.
+export const eventHubsMessages = new Counter({
+  name: 'klaxon_eventhubs_messages_total',
+  help: 'Event Hubs messages (diagnostic-logs documents) read and committed, by source.',
+  labelNames: ['source'] as const,
+  registers: r,
+});
+export const eventHubsRecords = new Counter({
+  name: 'klaxon_eventhubs_records_total',
+  help: 'Diagnostic-log records read, by source and outcome (accepted: durable; rejected: broken or of a cluster the source does not read; ignored: another log category).',
+  labelNames: ['source', 'outcome'] as const,
+  registers: r,
+});
+export const eventHubsLag = new Gauge({
+  name: 'klaxon_eventhubs_lag_messages',
+  help: 'Messages of the hub not committed yet by the source, by source and partition (partitions this replica reads).',
+  labelNames: ['source', 'partition'] as const,
+  registers: r,
+});
+
 // Security signals the hardening guides ask to watch: counters by cluster and a
 // small fixed label, so a Grafana panel needs no log search.
 export const k8sAuthFailures = new Counter({

@@ -14,4 +14,5 @@ export const SOURCE_MODULES: { [T in SourceSettings['type']]: () => Promise<Modu
   'pubsub-push': async () => (await import('./pubsub-push.ts')).pubsubPushSource,
   cloudwatch: async () => (await import('./cloudwatch.ts')).cloudwatchSource,
   firehose: async () => (await import('./firehose.ts')).firehoseSource,
+  eventhubs: async () => (await import('./eventhubs.ts')).eventHubsSource,
 };
