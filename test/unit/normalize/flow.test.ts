@@ -283,7 +283,10 @@ describe('normalizeFlow: Hubble flows → ECS', () => {
     const skew = normalizeFlow({ flow: { ...flow, time: '2026-11-30T12:00:30Z' } }, ctx);
     expect(skew.ok && skew.event['@timestamp']).toBe('2026-11-30T12:00:30Z');
     expect(skew.ok && skew.event.klaxon).toBeUndefined();
-    const tight = normalizeFlow({ flow: { ...flow, time: '2026-11-30T12:00:30Z' } }, { ...ctx, maxAheadMs: 10_000 });
+    const tight = normalizeFlow(
+      { flow: { ...flow, time: '2026-11-30T12:00:30Z' } },
+      { ...ctx, maxAheadMs: 10_000 },
+    );
     expect(tight.ok && tight.event['@timestamp']).toBe(ctx.receivedAt);
     // The past is the sender's to say (replays, a shipper's backlog).
     const past = normalizeFlow({ flow: { ...flow, time: '2026-11-01T00:00:00Z' } }, ctx);
@@ -310,7 +313,9 @@ describe('normalizeFlow: Hubble flows → ECS', () => {
     if (!result.ok) throw new Error(result.reason);
     expect(result.event.orchestrator.cluster).toEqual({ name: ctx.cluster });
     expect(result.event.host).toEqual({ hostname: 'node-a' });
-    expect(JSON.stringify({ ...result.event, hubble: undefined })).not.toMatch(/attacker|spoofed|another-cluster/);
+    expect(JSON.stringify({ ...result.event, hubble: undefined })).not.toMatch(
+      /attacker|spoofed|another-cluster/,
+    );
     expect(result.event.hubble?.flow).toMatchObject({ node_name: 'spoofed-cluster/node-a' });
   });
 
