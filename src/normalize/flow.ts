@@ -90,7 +90,7 @@ export function parseFlowRecord(raw: unknown): ParsedFlowRecord {
       const lost = lostCount(record.data.lost_events);
       return lost === undefined
         ? { ok: false, kind: other, reason }
-        : { ok: false, kind: other, reason, lost };
+        : { ok: false, kind: other, reason: `${reason} (Hubble lost ${lost} events)`, lost };
     }
     if (!isRecord(record.data.flow))
       return { ok: false, kind: 'invalid', reason: 'flow: expected an object' };
@@ -297,7 +297,10 @@ export function normalizeFlow(raw: unknown, ctx: NormalizeContext): NormalizeRes
   return withoutThrowing(
     (r, c) => {
       const parsed = parseFlowRecord(r);
-      return parsed.ok ? toEvent(parsed.record, c) : { ok: false, reason: parsed.reason };
+      if (parsed.ok) return toEvent(parsed.record, c);
+      return parsed.kind === 'invalid'
+        ? { ok: false, reason: parsed.reason }
+        : { ok: false, reason: parsed.reason, skip: true };
     },
     raw,
     ctx,

@@ -353,10 +353,16 @@ describe('normalizeFlow: Hubble flows → ECS', () => {
     expect(parseFlowRecord(lost)).toEqual({
       ok: false,
       kind: 'lost_events',
-      reason: 'not a flow: lost_events',
+      reason: 'not a flow: lost_events (Hubble lost 312 events)',
       lost: 312,
     });
-    expect(normalizeFlow(lost, ctx)).toEqual({ ok: false, reason: 'not a flow: lost_events' });
+    expect(normalizeFlow(lost, ctx)).toEqual({
+      ok: false,
+      reason: 'not a flow: lost_events (Hubble lost 312 events)',
+      skip: true,
+    });
+    expect(normalizeFlow({ node_status: { state: 'NODE_CONNECTED' } }, ctx)).toMatchObject({ skip: true });
+    expect(normalizeFlow({ flow: 'x' }, ctx)).not.toHaveProperty('skip');
     expect(parseFlowRecord({ agent_event: { type: 'ENDPOINT_CREATED' }, node_name: 'n' })).toMatchObject({
       kind: 'agent_event',
     });
