@@ -22,7 +22,7 @@ export const ingestRequests = new Counter({
 });
 export const ingestEvents = new Counter({
   name: 'klaxon_ingest_events_total',
-  help: 'Events received, by source (audit|falco), cluster and outcome (accepted|rejected|duplicate).',
+  help: 'Events received, by source (audit|falco|flows), cluster and outcome (accepted|rejected|duplicate).',
   labelNames: ['source', 'cluster', 'outcome'] as const,
   registers: r,
 });
@@ -44,6 +44,33 @@ export const busProduceSeconds = new Histogram({
   help: 'Time for the bus to acknowledge a produced batch.',
   labelNames: ['topic'] as const,
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: r,
+});
+
+// Cilium Hubble flows at ingest (POST /v1/flows): what the volume filter did, what Hubble itself lost, and the
+// policy drops. Every label value is from a fixed set or Klaxon's configuration, never a flow's.
+export const ingestFlows = new Counter({
+  name: 'klaxon_ingest_flows_total',
+  help: 'Hubble flows read at ingest, by cluster, decision (published|filtered) and the volume filter’s reason (policy-drop|audit|watched-destination|other-drop|allowed|reply).',
+  labelNames: ['cluster', 'decision', 'reason'] as const,
+  registers: r,
+});
+export const ingestHubbleRecords = new Counter({
+  name: 'klaxon_ingest_hubble_records_total',
+  help: 'Hubble records that hold no flow (lost_events, agent_event, debug_event, node_status): counted, not rejected.',
+  labelNames: ['cluster', 'kind'] as const,
+  registers: r,
+});
+export const hubbleLostEvents = new Counter({
+  name: 'klaxon_hubble_lost_events_total',
+  help: 'Events Hubble reports it lost (its lost_events notices: a ring buffer or queue overflowed), by cluster.',
+  labelNames: ['cluster'] as const,
+  registers: r,
+});
+export const networkPolicyDrops = new Counter({
+  name: 'klaxon_network_policy_drops_total',
+  help: 'Packets and L7 requests dropped by network policy (Hubble drop notifications and L7 denials; policy verdict events are not counted twice), by cluster, direction and namespace (one of ingest.flows.metricNamespaces, other, or none).',
+  labelNames: ['cluster', 'direction', 'namespace'] as const,
   registers: r,
 });
 
