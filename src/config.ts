@@ -183,7 +183,9 @@ export const Settings = z.object({
     .prefault({}),
   /** Named sink instances (`<name>: {type: syslog|otlp|splunk-hec|alertmanager, ...}`), settings file only. */
   sinks: SinksSettings,
-});
+})
+  // A misspelt section (`sourcez:`) would otherwise be dropped without a word, its settings never applied.
+  .strict();
 export type Settings = z.infer<typeof Settings>;
 
 /** Environment variable → dotted path in `Settings`. */
