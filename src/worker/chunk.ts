@@ -1,6 +1,7 @@
 import type { Bus, ConsumedMessage } from '../bus/types.ts';
 import type { Logger } from '../log.ts';
 import type { RetryPolicy } from '../sinks/retry.ts';
+import type { CommitBarrier } from './commit-barrier.ts';
 import type { OffsetHistory } from './offset-history.ts';
 
 /** Consecutive messages of one partition, handed to a stage at once. */
@@ -74,6 +75,11 @@ export interface ChunkTransport {
   consumer(spec: ConsumerSpec): ChunkConsumer;
   /** What `groupId` committed before on this bus (the correlate stage rebuilds its windows from it). */
   history(groupId: string): OffsetHistory;
+  /**
+   * Waits for `groupId`'s commits on `topic`, where commits outlive the process (Kafka): the
+   * detect stage then hands suppression windows over to the correlate stage.
+   */
+  commitBarrier?(groupId: string, topic: string): CommitBarrier;
   /** Creates what the transport needs; safe to call more than once. */
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -1,5 +1,7 @@
 import type { Bus, BusMessage } from '../bus/types.ts';
+import { contextOf } from '../detect/alert.ts';
 import type { Detector } from '../detect/detector.ts';
+import { suppressesInWindow, suppressionSignal } from '../detect/suppression-signal.ts';
 import { detectEvents } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
@@ -7,6 +9,7 @@ import type { Signal } from '../schema/signal.ts';
 import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { Chunk, ChunkPlan } from './chunk.ts';
+import type { CommitBarrier, CommitMarks } from './commit-barrier.ts';
 import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeEvent } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
@@ -23,7 +26,17 @@ export interface DetectStageOptions {
   deadLetters: DeadLetterOutput;
   /** When set and enabled, normalized events are indexed for hunting too. */
   eventIndex?: ElasticsearchSink;
+  /**
+   * Suppression windows live in the correlate stage, where they are rebuilt from the signals
+   * topic after a rebalance: a match of a rule that suppresses becomes a suppression signal,
+   * and a chunk is delivered only once the correlate stage has committed those signals (their
+   * alerts are with every sink). Unset: the windows live here, in this replica's memory.
+   */
+  handoff?: { barrier: CommitBarrier; timeoutMs?: number };
 }
+
+/** How long one delivery attempt waits for the correlate stage before it is retried (and readiness says so). */
+const HANDOFF_TIMEOUT_MS = 30_000;
 
 /** The key of a signal: its correlation's group key, so one window lives on one partition. */
 export function signalMessage(signal: Signal): BusMessage {
@@ -65,6 +78,9 @@ export class DetectStage {
     const events: NormalizedEvent[] = [];
     const alerts: Alert[] = [];
     const signals: Signal[] = [];
+    /** Keys of the suppression signals: the correlate stage must deliver them before this chunk commits. */
+    const handed: string[] = [];
+    const { handoff } = this.opts;
     /** Latest event time per cluster: each cluster's windows move with its own events only. */
     const latest = new Map<string, number>();
     for (const m of chunk.messages) {
@@ -79,7 +95,11 @@ export class DetectStage {
         const matched: Signal[] = [];
         for (const match of this.detector.evaluate(event)) {
           if (!this.firstPerRequest.admit(match)) continue;
-          raised.push(...this.detector.alertsFor(match));
+          if (handoff && suppressesInWindow(match.rule)) {
+            const signal = suppressionSignal(match.rule, event, contextOf(event));
+            matched.push(signal);
+            handed.push(signal.key);
+          } else raised.push(...this.detector.alertsFor(match));
           matched.push(...this.detector.signalsFor(match));
         }
         alerts.push(...raised);
@@ -104,22 +124,36 @@ export class DetectStage {
       if (Number.isFinite(t)) alerts.push(...this.detector.advance(cluster, t));
 
     const { sinks, bus, signalsTopic, deadLetters, eventIndex } = this.opts;
+    // A retried delivery goes on from the step that failed: nothing is produced or written twice.
+    let signalsSent = false;
+    let written = false;
+    let marks: CommitMarks | undefined;
     return {
       outcome: { kind: 'commit' },
       deliver: async () => {
-        // Signals first: once they are acknowledged, the correlation stage owns them.
-        await bus.produce(signalsTopic, signals.map(signalMessage));
-        await deliverAlerts(sinks, alerts, deadLetters);
-        const refused = eventIndex ? await eventIndex.writeEvents(events) : [];
-        await deadLetters.send([
-          ...letters,
-          ...refused.map(({ event, reason }) => ({
-            reason: 'sink-rejected' as const,
-            detail: `elasticsearch events: ${reason}`,
-            key: event.event.id,
-            value: JSON.stringify(event),
-          })),
-        ]);
+        if (!signalsSent) {
+          // Signals first: once they are acknowledged, the correlation stage owns them.
+          await bus.produce(signalsTopic, signals.map(signalMessage));
+          signalsSent = true;
+        }
+        if (!written) {
+          await deliverAlerts(sinks, alerts, deadLetters);
+          const refused = eventIndex ? await eventIndex.writeEvents(events) : [];
+          await deadLetters.send([
+            ...letters,
+            ...refused.map(({ event, reason }) => ({
+              reason: 'sink-rejected' as const,
+              detail: `elasticsearch events: ${reason}`,
+              key: event.event.id,
+              value: JSON.stringify(event),
+            })),
+          ]);
+          written = true;
+        }
+        if (handoff && handed.length > 0) {
+          marks ??= await handoff.barrier.mark(handed);
+          await handoff.barrier.reached(marks, handoff.timeoutMs ?? HANDOFF_TIMEOUT_MS);
+        }
         // Counted once the chunk is delivered, so a retried chunk is not counted twice.
         for (const event of events) {
           detectEvents.inc({ source: event.event.dataset === 'falco' ? 'falco' : 'audit' });
