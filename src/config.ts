@@ -50,145 +50,141 @@ const placeholderMap = z.preprocess(
   ),
 );
 
-export const Settings = z
-  .object({
-    kafka: z
-      .object({
-        /** No brokers → `serve` uses the in-memory bus. */
-        brokers: list.optional(),
-        clientId: z.string().min(1).default('klaxon'),
-        eventsTopic: z.string().min(1).default('klaxon.events'),
-        eventsPartitions: int(1, 10_000).default(6),
-        /** -1: the broker's default.replication.factor. */
-        replicationFactor: int(-1, 100).default(-1),
-        compression: z.enum(['none', 'gzip']).default('none'),
-        ssl: bool.default(false),
-        /** Rule matches re-keyed by their correlation's group-by (distributed correlation). */
-        signalsTopic: z.string().min(1).default('klaxon.signals'),
-        alertsTopic: z.string().min(1).default('klaxon.alerts'),
-        deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
-        /** Consumer group of `detect` on the events topic. */
-        groupId: z.string().min(1).default('klaxon-detect'),
-        /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
-        serveGroupId: z.string().min(1).default('klaxon-serve'),
-        /** Consumer group of `detect` on the signals topic. */
-        correlateGroupId: z.string().min(1).default('klaxon-correlate'),
-      })
-      .strict()
-      .prefault({}),
-    elasticsearch: z
-      .object({
-        url: z.url().optional(),
-        apiKey: z.string().min(1).optional(),
-        username: z.string().min(1).optional(),
-        password: z.string().min(1).optional(),
-        caFile: z.string().min(1).optional(),
-        /** Indices are `<prefix>-alerts-YYYY.MM.DD` (and `<prefix>-events-*`). */
-        indexPrefix: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower case letters, digits, ".", "_" and "-"')
-          .default('klaxon'),
-        /** Also index every normalized event for hunting. */
-        indexEvents: bool.default(false),
-        /**
-         * Daily indices are made for event dates at most this many days old (and not in the future); a document
-         * dated outside goes to `<prefix>-alerts-out-of-range`, so senders cannot create indices for any date.
-         */
-        maxEventAgeDays: int(1, 3_650).default(30),
-      })
-      .strict()
-      .prefault({}),
-    alertmanager: z
-      .object({
-        url: z.url().optional(),
-        /** `minLevel`, and `rules`/`excludeRules`/`tags` (settings file only), as every sink has. */
-        ...filterFields('medium'),
-        /** An alert resolves this long after it was last sent. */
-        resolveAfterSeconds: int(60, 30 * 86_400).default(3_600),
-        /** `runbook_url` = `<base>/<rule name>`; else the rule's first reference. */
-        runbookBaseUrl: z.url().optional(),
-      })
-      .strict()
-      .prefault({}),
-    ingest: z
-      .object({
-        /** Unset: 0.0.0.0 when authentication is configured, else 127.0.0.1 (see cli/serve.ts). */
-        host: z.string().min(1).optional(),
-        port: int(0, 65_535).default(8080),
-        /** YAML mapping `cluster: token` or `cluster: [token, ...]`. */
-        tokensFile: z.string().min(1).optional(),
-        tls: z
-          .object({
-            cert: z.string().min(1).optional(),
-            key: z.string().min(1).optional(),
-            /** CA that signs client certificates; setting it turns on mTLS. */
-            ca: z.string().min(1).optional(),
-            /** Client certificate subject CN (or DNS SAN) → cluster name. */
-            clients: subjectMap.default({}),
-            /** YAML file with the same mapping; merged with `clients`. */
-            clientsFile: z.string().min(1).optional(),
-          })
-          .strict()
-          .prefault({}),
-        auditBodyLimit: bytes.default(32 * MiB),
-        falcoBodyLimit: bytes.default(1 * MiB),
-        auditEventLimit: bytes.default(256 * 1024),
-        /** Most items (events, alerts) one request may carry; the API server batches at most 400 by default. */
-        maxItems: int(1, 1_000_000).default(10_000),
-        /** An event dated further ahead of its receive time is filed under the receive time (`klaxon.claimed_timestamp`). */
-        maxClockAheadSeconds: int(0, 86_400).default(60),
-        /** A connection that sends nothing (no request yet, or idle between keep-alive requests) is closed after this. */
-        idleTimeoutSeconds: int(1, 3_600).default(15),
-        /** Open connections in all (lowered to leave file descriptors free when the process limit is lower). */
-        maxConnections: int(16, 1_000_000).default(4_096),
-        /** Open connections from one address; behind a proxy or load balancer raise it to `maxConnections`. */
-        maxConnectionsPerAddress: int(1, 1_000_000).default(256),
-        /** Whole-request deadline, body included: a slow-loris sender is cut off with 408. */
-        requestTimeoutSeconds: int(1, 3_600).default(30),
-        /** Requests per second per cluster (token bucket); 0 turns the limit off. */
-        rateLimit: z.coerce.number().min(0).default(0),
-        /** Bucket size: requests a cluster may send at once (default: twice the rate, at least 1). */
-        rateBurst: z.coerce.number().min(1).optional(),
-        /** Durable spool for events Kafka cannot take right now (`ingest`, and `serve` on Kafka). */
-        spool: z
-          .object({
-            dir: z.string().min(1).default('./var/spool'),
-            maxBytes: bytes.default(1024 * MiB),
-            /** How long a request waits for Kafka before its events go to the spool. */
-            kafkaTimeoutMs: int(50, 60_000).default(2_000),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    detect: z
-      .object({
-        rules: list.default([BUILTIN_RULES_DIR]),
-        /** JSON lines file `serve` appends alerts to, besides stdout. */
-        alertsFile: z.string().min(1).optional(),
-        /** Health and metrics port of `klaxon detect`. */
-        port: int(0, 65_535).default(8081),
-        /** How late (event time) a signal may arrive and still join its correlation window. */
-        latenessSeconds: int(0, 86_400).default(30),
-        /** Values of the rules' `%placeholders%` (Sigma `expand`): name → file (one value a line) or inline list. */
-        placeholders: placeholderMap.default({}),
-        /** How often placeholder files are checked for changes (they are re-read without a restart). */
-        placeholderReloadSeconds: int(1, 86_400).default(30),
-      })
-      .strict()
-      .prefault({}),
-    log: z
-      .object({
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      })
-      .strict()
-      .prefault({}),
-    /** Named sink instances (`<name>: {type: syslog|otlp|splunk-hec|alertmanager, ...}`), settings file only. */
-    sinks: SinksSettings,
-  })
-  // A misspelt section (`sourcez:`) would otherwise be dropped without a word, its settings never applied.
-  .strict();
+// Strict: a misspelt section (`sourcez:`) would otherwise be dropped without a word, its settings never applied.
+export const Settings = z.strictObject({
+  kafka: z
+    .object({
+      /** No brokers → `serve` uses the in-memory bus. */
+      brokers: list.optional(),
+      clientId: z.string().min(1).default('klaxon'),
+      eventsTopic: z.string().min(1).default('klaxon.events'),
+      eventsPartitions: int(1, 10_000).default(6),
+      /** -1: the broker's default.replication.factor. */
+      replicationFactor: int(-1, 100).default(-1),
+      compression: z.enum(['none', 'gzip']).default('none'),
+      ssl: bool.default(false),
+      /** Rule matches re-keyed by their correlation's group-by (distributed correlation). */
+      signalsTopic: z.string().min(1).default('klaxon.signals'),
+      alertsTopic: z.string().min(1).default('klaxon.alerts'),
+      deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
+      /** Consumer group of `detect` on the events topic. */
+      groupId: z.string().min(1).default('klaxon-detect'),
+      /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
+      serveGroupId: z.string().min(1).default('klaxon-serve'),
+      /** Consumer group of `detect` on the signals topic. */
+      correlateGroupId: z.string().min(1).default('klaxon-correlate'),
+    })
+    .strict()
+    .prefault({}),
+  elasticsearch: z
+    .object({
+      url: z.url().optional(),
+      apiKey: z.string().min(1).optional(),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+      /** Indices are `<prefix>-alerts-YYYY.MM.DD` (and `<prefix>-events-*`). */
+      indexPrefix: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower case letters, digits, ".", "_" and "-"')
+        .default('klaxon'),
+      /** Also index every normalized event for hunting. */
+      indexEvents: bool.default(false),
+      /**
+       * Daily indices are made for event dates at most this many days old (and not in the future); a document
+       * dated outside goes to `<prefix>-alerts-out-of-range`, so senders cannot create indices for any date.
+       */
+      maxEventAgeDays: int(1, 3_650).default(30),
+    })
+    .strict()
+    .prefault({}),
+  alertmanager: z
+    .object({
+      url: z.url().optional(),
+      /** `minLevel`, and `rules`/`excludeRules`/`tags` (settings file only), as every sink has. */
+      ...filterFields('medium'),
+      /** An alert resolves this long after it was last sent. */
+      resolveAfterSeconds: int(60, 30 * 86_400).default(3_600),
+      /** `runbook_url` = `<base>/<rule name>`; else the rule's first reference. */
+      runbookBaseUrl: z.url().optional(),
+    })
+    .strict()
+    .prefault({}),
+  ingest: z
+    .object({
+      /** Unset: 0.0.0.0 when authentication is configured, else 127.0.0.1 (see cli/serve.ts). */
+      host: z.string().min(1).optional(),
+      port: int(0, 65_535).default(8080),
+      /** YAML mapping `cluster: token` or `cluster: [token, ...]`. */
+      tokensFile: z.string().min(1).optional(),
+      tls: z
+        .object({
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+          /** CA that signs client certificates; setting it turns on mTLS. */
+          ca: z.string().min(1).optional(),
+          /** Client certificate subject CN (or DNS SAN) → cluster name. */
+          clients: subjectMap.default({}),
+          /** YAML file with the same mapping; merged with `clients`. */
+          clientsFile: z.string().min(1).optional(),
+        })
+        .strict()
+        .prefault({}),
+      auditBodyLimit: bytes.default(32 * MiB),
+      falcoBodyLimit: bytes.default(1 * MiB),
+      auditEventLimit: bytes.default(256 * 1024),
+      /** Most items (events, alerts) one request may carry; the API server batches at most 400 by default. */
+      maxItems: int(1, 1_000_000).default(10_000),
+      /** An event dated further ahead of its receive time is filed under the receive time (`klaxon.claimed_timestamp`). */
+      maxClockAheadSeconds: int(0, 86_400).default(60),
+      /** A connection that sends nothing (no request yet, or idle between keep-alive requests) is closed after this. */
+      idleTimeoutSeconds: int(1, 3_600).default(15),
+      /** Open connections in all (lowered to leave file descriptors free when the process limit is lower). */
+      maxConnections: int(16, 1_000_000).default(4_096),
+      /** Open connections from one address; behind a proxy or load balancer raise it to `maxConnections`. */
+      maxConnectionsPerAddress: int(1, 1_000_000).default(256),
+      /** Whole-request deadline, body included: a slow-loris sender is cut off with 408. */
+      requestTimeoutSeconds: int(1, 3_600).default(30),
+      /** Requests per second per cluster (token bucket); 0 turns the limit off. */
+      rateLimit: z.coerce.number().min(0).default(0),
+      /** Bucket size: requests a cluster may send at once (default: twice the rate, at least 1). */
+      rateBurst: z.coerce.number().min(1).optional(),
+      /** Durable spool for events Kafka cannot take right now (`ingest`, and `serve` on Kafka). */
+      spool: z
+        .object({
+          dir: z.string().min(1).default('./var/spool'),
+          maxBytes: bytes.default(1024 * MiB),
+          /** How long a request waits for Kafka before its events go to the spool. */
+          kafkaTimeoutMs: int(50, 60_000).default(2_000),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict()
+    .prefault({}),
+  detect: z
+    .object({
+      rules: list.default([BUILTIN_RULES_DIR]),
+      /** JSON lines file `serve` appends alerts to, besides stdout. */
+      alertsFile: z.string().min(1).optional(),
+      /** Health and metrics port of `klaxon detect`. */
+      port: int(0, 65_535).default(8081),
+      /** How late (event time) a signal may arrive and still join its correlation window. */
+      latenessSeconds: int(0, 86_400).default(30),
+      /** Values of the rules' `%placeholders%` (Sigma `expand`): name → file (one value a line) or inline list. */
+      placeholders: placeholderMap.default({}),
+      /** How often placeholder files are checked for changes (they are re-read without a restart). */
+      placeholderReloadSeconds: int(1, 86_400).default(30),
+    })
+    .strict()
+    .prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strict()
+    .prefault({}),
+  /** Named sink instances (`<name>: {type: syslog|otlp|splunk-hec|alertmanager, ...}`), settings file only. */
+  sinks: SinksSettings,
+});
 export type Settings = z.infer<typeof Settings>;
 
 /** Environment variable → dotted path in `Settings`. */
