@@ -30,7 +30,8 @@ import { generate, type JsonObject, toEventLists } from './workload.ts';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const LOAD = path.join(HERE, 'load.ts');
-const TOKEN = 'bench-e2e-token';
+// Ingest refuses tokens shorter than 32 characters.
+const TOKEN = 'bench-e2e-token-0123456789abcdef0123';
 /** One marker attack every this many batches (at 5,000 ev/s: about 3 a second). */
 const MARKER_EVERY = 4;
 
