@@ -171,21 +171,34 @@ async function main(): Promise<number> {
   const ingestUrl = `http://127.0.0.1:${ingestPort}`;
   const detectUrl = `http://127.0.0.1:${detectPort}`;
   mkdirSync(path.join(dir, 'spool'));
+  const out = args.out ?? path.join(ROOT, 'var', `${runId}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  const logOf = (name: string) => `${out.replace(/\.json$/, '')}.${name}.log`;
   const children: KlaxonChild[] = [
-    spawnKlaxon('ingest', ['ingest'], {
-      ...common,
-      KLAXON_PORT: String(ingestPort),
-      KLAXON_TOKENS_FILE: tokensFile,
-      KLAXON_SPOOL_DIR: path.join(dir, 'spool'),
-      KLAXON_SPOOL_MAX_BYTES: String(spoolMax),
-    }),
-    spawnKlaxon('detect', ['detect'], {
-      ...common,
-      ELASTICSEARCH_URL: es,
-      KLAXON_ALERTMANAGER_URL: alertmanager,
-      KLAXON_ES_INDEX_PREFIX: indexPrefix,
-      KLAXON_DETECT_PORT: String(detectPort),
-    }),
+    spawnKlaxon(
+      'ingest',
+      ['ingest'],
+      {
+        ...common,
+        KLAXON_PORT: String(ingestPort),
+        KLAXON_TOKENS_FILE: tokensFile,
+        KLAXON_SPOOL_DIR: path.join(dir, 'spool'),
+        KLAXON_SPOOL_MAX_BYTES: String(spoolMax),
+      },
+      logOf('ingest'),
+    ),
+    spawnKlaxon(
+      'detect',
+      ['detect'],
+      {
+        ...common,
+        ELASTICSEARCH_URL: es,
+        KLAXON_ALERTMANAGER_URL: alertmanager,
+        KLAXON_ES_INDEX_PREFIX: indexPrefix,
+        KLAXON_DETECT_PORT: String(detectPort),
+      },
+      logOf('detect'),
+    ),
   ];
   const [ingest, detect] = children as [KlaxonChild, KlaxonChild];
   let running = true;
@@ -392,8 +405,6 @@ async function main(): Promise<number> {
       },
       checks: checks.map(([name, ok, detail]) => ({ name, ok, detail })),
     };
-    const out = args.out ?? path.join(ROOT, 'var', `${runId}.json`);
-    mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ ...report, samples }, null, 1)}\n`);
 
     log(
@@ -409,7 +420,7 @@ async function main(): Promise<number> {
     log(`spool: ${JSON.stringify(report.spool)}`);
     log(`notifications: ${JSON.stringify(report.notifications)}`);
     for (const [name, ok, detail] of checks) log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
-    log(`report: ${out}`);
+    log(`report: ${out} (logs of the Klaxon processes beside it)`);
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return checks.every(([, ok]) => ok) ? 0 : 1;
   } finally {

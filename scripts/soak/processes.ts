@@ -1,6 +1,6 @@
 /** The soak's Klaxon processes and what it reads from them: RSS, Prometheus metrics, health. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,15 +13,22 @@ export interface KlaxonChild {
   tail: string[];
 }
 
-/** `klaxon <args>` with `env` over this process's environment; logs at warn. */
-export function spawnKlaxon(name: string, args: string[], env: Record<string, string>): KlaxonChild {
+/** `klaxon <args>` with `env` over this process's environment; logs at warn, also to `logFile` when given. */
+export function spawnKlaxon(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile?: string,
+): KlaxonChild {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/klaxon.js'), ...args], {
     cwd: ROOT,
     env: { ...process.env, KLAXON_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const file = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
   const tail: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
+    file?.write(chunk);
     tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 30));
   });
