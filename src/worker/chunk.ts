@@ -29,6 +29,12 @@ export type ChunkOutcome =
 export interface ChunkPlan {
   deliver(): Promise<void>;
   outcome: ChunkOutcome;
+  /**
+   * Resolves once the work this chunk handed to a later stage has been delivered there (and
+   * rejects while it has not: retried). The chunk is committed only after it, in order; the
+   * consumer meanwhile goes on with the next chunks of the partition, a bounded number ahead.
+   */
+  handedOver?(): Promise<void>;
 }
 
 /** What a stage gives the consumer that feeds it. */

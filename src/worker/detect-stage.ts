@@ -29,14 +29,29 @@ export interface DetectStageOptions {
   /**
    * Suppression windows live in the correlate stage, where they are rebuilt from the signals
    * topic after a rebalance: a match of a rule that suppresses becomes a suppression signal,
-   * and a chunk is delivered only once the correlate stage has committed those signals (their
+   * and a chunk is committed only once the correlate stage has committed those signals (their
    * alerts are with every sink). Unset: the windows live here, in this replica's memory.
    */
   handoff?: { barrier: CommitBarrier; timeoutMs?: number };
 }
 
-/** How long one delivery attempt waits for the correlate stage before it is retried (and readiness says so). */
+/** How long one attempt waits for the correlate stage before it is retried (and readiness says so). */
 const HANDOFF_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits for the correlate stage to commit the suppression signals produced under `keys`. Built
+ * apart from the plan, so a chunk waiting for it holds its keys, not its events.
+ */
+function handedOver(
+  handoff: NonNullable<DetectStageOptions['handoff']>,
+  keys: string[],
+): () => Promise<void> {
+  let marks: CommitMarks | undefined;
+  return async () => {
+    marks ??= await handoff.barrier.mark(keys);
+    await handoff.barrier.reached(marks, handoff.timeoutMs ?? HANDOFF_TIMEOUT_MS);
+  };
+}
 
 /** The key of a signal: its correlation's group key, so one window lives on one partition. */
 export function signalMessage(signal: Signal): BusMessage {
@@ -127,9 +142,9 @@ export class DetectStage {
     // A retried delivery goes on from the step that failed: nothing is produced or written twice.
     let signalsSent = false;
     let written = false;
-    let marks: CommitMarks | undefined;
     return {
       outcome: { kind: 'commit' },
+      ...(handoff && handed.length > 0 ? { handedOver: handedOver(handoff, handed) } : {}),
       deliver: async () => {
         if (!signalsSent) {
           // Signals first: once they are acknowledged, the correlation stage owns them.
@@ -149,10 +164,6 @@ export class DetectStage {
             })),
           ]);
           written = true;
-        }
-        if (handoff && handed.length > 0) {
-          marks ??= await handoff.barrier.mark(handed);
-          await handoff.barrier.reached(marks, handoff.timeoutMs ?? HANDOFF_TIMEOUT_MS);
         }
         // Counted once the chunk is delivered, so a retried chunk is not counted twice.
         for (const event of events) {
