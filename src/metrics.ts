@@ -150,10 +150,10 @@ export const firstSeenNew = new Counter({
   labelNames: ['outcome'] as const,
   registers: r,
 });
-export const firstSeenStateWrites = new Counter({
-  name: 'klaxon_first_seen_state_writes_total',
-  help: 'First-seen key records saved to the state store (Kafka topic or state.dir), by outcome (ok|error).',
-  labelNames: ['outcome'] as const,
+export const firstSeenStore = new Counter({
+  name: 'klaxon_first_seen_store_total',
+  help: 'First-seen state store operations (Kafka topic or state.dir), by op (load|save) and outcome (ok|error|invalid: a stored record that is not one, skipped); saves count records.',
+  labelNames: ['op', 'outcome'] as const,
   registers: r,
 });
 export const sinkWrites = new Counter({

@@ -10,6 +10,7 @@ import { CorrelateStage } from './correlate-stage.ts';
 import type { DeadLetterOutput } from './deadletter.ts';
 import { deliverAlerts } from './deliver.ts';
 import { DetectStage } from './detect-stage.ts';
+import type { FirstSeenLog } from './first-seen-log.ts';
 
 /** A topic a stage reads as a consumer group, on Kafka or on the in-memory bus. */
 export interface StageInput {
@@ -38,6 +39,8 @@ export interface DetectionRuntimeOptions {
    * in this process (`serve`); on Kafka the next owner rebuilds the windows instead.
    */
   closeWindowsOnStop?: boolean;
+  /** Where the first-seen rules' state is kept (Kafka topic or `state.dir`); without it, in memory only. */
+  firstSeen?: FirstSeenLog;
 }
 
 /**
@@ -88,15 +91,16 @@ export class DetectionRuntime {
       onGroupJoin: () => stage1.reset(),
     });
 
-    const correlations = opts.ruleset.correlations;
-    if (correlations.length > 0) {
+    const { correlations, firstSeen } = opts.ruleset;
+    if (correlations.length > 0 || firstSeen.length > 0) {
       const stage2 = new CorrelateStage({
         newDetector,
         sinks: opts.sinks,
         history: signals.transport.history(signals.groupId),
         deadLetters: opts.deadLetters,
-        maxTimespanMs: Math.max(...correlations.map((c) => c.timespanMs)),
+        maxTimespanMs: Math.max(0, ...correlations.map((c) => c.timespanMs)),
         latenessMs: opts.latenessMs + (opts.skewMs ?? 60_000),
+        firstSeen: opts.firstSeen,
       });
       this.stage2 = stage2;
       this.correlate = signals.transport.consumer({
@@ -144,6 +148,7 @@ export class DetectionRuntime {
     if (this.opts.closeWindowsOnStop) await this.closeWindows();
     await this.opts.events.transport.stop();
     await this.opts.signals.transport.stop();
+    await this.opts.firstSeen?.close();
     await Promise.allSettled(this.opts.sinks.map((s) => s.close()));
   }
 
