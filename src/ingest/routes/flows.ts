@@ -8,6 +8,7 @@ import { parseHubbleText } from '../../sources/hubble.ts';
 import { itemSizes, TOO_MANY } from '../item-spans.ts';
 import { moreRecordLinesThan } from '../record-lines.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
+import { JSON_RECORDS } from './media-types.ts';
 
 export interface FlowRouteOptions {
   acceptor: Acceptor;
@@ -15,15 +16,6 @@ export interface FlowRouteOptions {
   /** Largest single flow, checked when the body is bigger than this. */
   eventLimit: number;
 }
-
-/** Fluent Bit's `json_lines` is `application/x-ndjson`; Vector's newline-delimited JSON too, its arrays JSON. */
-const ACCEPTS = [
-  'application/json',
-  'application/x-ndjson',
-  'application/jsonl',
-  'application/ndjson',
-  'application/json-seq',
-];
 
 /**
  * `POST /v1/flows`: Cilium Hubble flows as the exporter's file and `hubble observe -o jsonpb` write them (JSON
@@ -38,7 +30,7 @@ export function flowRoutes(opts: FlowRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/flows',
-      { bodyLimit, config: { source: 'flows', accepts: ACCEPTS } },
+      { bodyLimit, config: { source: 'flows', accepts: JSON_RECORDS } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'flows' }, body.length);
