@@ -17,6 +17,7 @@ import {
   useColor,
 } from './format.ts';
 import { FORMAT_HELP, FORMAT_OPTION } from './output-flags.ts';
+import { contentSize, ReplayProgress } from './replay-progress.ts';
 
 const LEVELS = Level.options;
 
@@ -29,14 +30,22 @@ interface Head {
   time: number;
 }
 
+/** What a file's reader tells the progress line: each record read, and the end of the file. */
+interface ReadObserver {
+  record(raw: unknown): void;
+  done(): void;
+}
+
 /** One file's valid events, in file order; bad records are reported as they are met. */
 async function* fileEvents(
   file: string,
   cluster: string,
-  bad: (where: string, reason: string) => Promise<void>,
+  bad: (where: string, reason: string, skip?: boolean) => Promise<void>,
   counts: { records: number },
+  observer?: ReadObserver,
 ): AsyncGenerator<Head> {
   for await (const record of readRecords(file)) {
+    observer?.record('raw' in record ? record.raw : undefined);
     if ('error' in record) {
       await bad(record.where, record.error);
       continue;
@@ -44,12 +53,13 @@ async function* fileEvents(
     counts.records++;
     const result = normalizeAny(record.raw, { cluster });
     if (!result.ok) {
-      await bad(record.where, result.reason);
+      await bad(record.where, result.reason, result.skip);
       continue;
     }
     const time = Date.parse(result.event['@timestamp']);
     yield { event: result.event, time: Number.isFinite(time) ? time : 0 };
   }
+  observer?.done();
 }
 
 /**
@@ -83,10 +93,12 @@ export interface ReplayOptions {
   color?: boolean;
   /** Values of the rules' `%placeholders%`: name → file or inline list (`--placeholder name=FILE`). */
   placeholders?: PlaceholderSources;
+  /** Least time between two redraws of the progress line (stderr on a terminal only). Default 250 ms. */
+  progressEveryMs?: number;
 }
 
 /**
- * Replays audit and Falco files through the detections. Alerts are JSON lines (or text) on
+ * Replays audit, Falco and Hubble flow files through the detections. Alerts are JSON lines (or text) on
  * `out`; bad records (`file:line: reason`), progress and a summary on `err`.
  * Returns the exit code.
  */
@@ -114,16 +126,26 @@ export async function runReplay(
   const detector = new Detector(ruleset);
   const min = LEVELS.indexOf(opts.minLevel);
   const failAt = opts.failOn ? LEVELS.indexOf(opts.failOn) : Number.POSITIVE_INFINITY;
-  const counts = { records: 0, bad: 0, events: 0 };
+  const counts = { records: 0, bad: 0, skipped: 0, events: 0 };
   const final = new Map<string, Alert>();
   const byRule = new Map<string, number>();
   let failed = false;
   const line = (a: Alert) =>
     opts.format === 'text' ? formatAlertText(a, opts.color === true) : JSON.stringify(a);
 
-  const bad = async (where: string, reason: string) => {
-    counts.bad++;
-    await writeLine(err, `${where}: ${reason}\n`);
+  // On a terminal only: a pipe or a file gets the bad records and the summary, nothing else.
+  const progress =
+    err.isTTY === true
+      ? new ReplayProgress(await Promise.all(files.map(contentSize)), {
+          write: (text) => err.write(text),
+          everyMs: opts.progressEveryMs ?? 250,
+        })
+      : undefined;
+  const bad = async (where: string, reason: string, skip?: boolean) => {
+    if (skip) counts.skipped++;
+    else counts.bad++;
+    progress?.clear();
+    await writeLine(err, `${where}: ${skip ? 'skipped, ' : ''}${reason}\n`);
   };
   const emit = async (alerts: Alert[]) => {
     for (const a of alerts) {
@@ -131,30 +153,39 @@ export async function runReplay(
       if (level < min) continue;
       if (a.klaxon.revision === 0) byRule.set(a.rule.name, (byRule.get(a.rule.name) ?? 0) + 1);
       if (level >= failAt) failed = true;
-      if (opts.stream) await writeLine(out, `${line(a)}\n`);
-      else {
+      if (opts.stream) {
+        progress?.clear();
+        await writeLine(out, `${line(a)}\n`);
+      } else {
         // Re-inserting keeps first-raised order while the latest revision wins.
         final.set(a.klaxon.alert_id, a);
       }
     }
   };
 
-  const progress = err.isTTY === true;
-  const sources = files.map((f) => fileEvents(f, opts.cluster, bad, counts));
+  const sources = files.map((f, i) =>
+    fileEvents(
+      f,
+      opts.cluster,
+      bad,
+      counts,
+      progress && { record: (raw) => progress.record(i, raw), done: () => progress.fileDone(i) },
+    ),
+  );
   for await (const event of merged(sources)) {
     counts.events++;
     await emit(detector.process(event));
-    if (progress && counts.events % 10_000 === 0)
-      err.write(`\r${counts.events} events, ${byRule.size} rule(s) fired`);
+    progress?.event();
   }
   await emit(detector.flush());
-  if (progress) err.write('\r\x1b[K');
+  progress?.clear();
   for (const a of final.values()) await writeLine(out, `${line(a)}\n`);
 
   const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');
   await writeLine(
     err,
-    `klaxon replay: ${files.length} file(s), ${counts.records} record(s), ${counts.events} event(s), ${counts.bad} bad; ` +
+    `klaxon replay: ${files.length} file(s), ${counts.records} record(s), ${counts.events} event(s), ${counts.bad} bad` +
+      `${counts.skipped > 0 ? `, ${counts.skipped} skipped (no event in them)` : ''}; ` +
       `${[...byRule.values()].reduce((a, b) => a + b, 0)} alert(s)${fired ? ` (${fired})` : ''}\n`,
   );
   return failed ? 1 : 0;
@@ -174,11 +205,11 @@ export function registerReplay(program: Command): void {
   program
     .command('replay')
     .description(
-      'Run the detections over audit log and Falco alert files; alerts on stdout (text on a terminal, else JSON lines).',
+      'Run the detections over audit log, Falco alert and Hubble flow files; alerts on stdout (text on a terminal, else JSON lines).',
     )
     .argument(
       '<paths...>',
-      'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, .gz)',
+      'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, Hubble exporter files and hubble observe -o jsonpb output, .gz)',
     )
     .option(
       '--rules <dir>',
