@@ -147,7 +147,7 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
   });
 
   // Panel 2: cores used per process at each rate, stacked, against the machine's cores.
-  const cores = Math.max(1, ...sorted.map((p) => p.cpu.cores ?? 0));
+  const cores = Math.max(1, ...sorted.map((p) => Math.round(p.cpu.cores ?? 0)));
   const stackOf = (p: SweepPoint) => {
     const parts: Array<{ key: string; label: string; color: string; v: number }> = PROCESSES.filter(
       (q) => q.key !== 'other',
