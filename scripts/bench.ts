@@ -234,6 +234,10 @@ function stepLine(s: E2eStep): string {
     .filter((k) => s.cpu[k] !== undefined)
     .map((k) => `${k} ${(s.cpu[k] ?? 0).toFixed(2)}`)
     .join(', ');
+  const waits = ['ingest', 'detect', 'kafka', 'elasticsearch']
+    .filter((k) => s.cpu[`${k}_wait`] !== undefined)
+    .map((k) => `${k} ${(s.cpu[`${k}_wait`] ?? 0).toFixed(2)}`)
+    .join(', ');
   return (
     `${s.rate}/s offered for ${s.seconds} s: sustained ${Math.round(s.eps)}/s; alerts p50/p90/p99/max ` +
     `${ms(s.p50_ms)}/${ms(s.p90_ms)}/${ms(s.p99_ms)}/${ms(s.max_ms)} ms (markers ${s.markers_seen}/${s.markers}), ` +
@@ -243,7 +247,7 @@ function stepLine(s: E2eStep): string {
       : `lag 0 ${s.caught_up_s.toFixed(1)} s after the last answer; `) +
     `ingest request p50/p99 ${ms(s.ingest_p50_ms)}/${ms(s.ingest_p99_ms)} ms` +
     (s.failed > 0 ? `, ${s.failed} of ${s.requests} failed (${s.failure})` : '') +
-    `; cores: ${cpu} of ${s.cpu.cores?.toFixed(0) ?? '?'}`
+    `; cores: ${cpu} of ${s.cpu.cores?.toFixed(0) ?? '?'}; waiting for a CPU: ${waits || 'not measured'}`
   );
 }
 

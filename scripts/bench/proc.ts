@@ -26,6 +26,27 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * Seconds the threads of a process have spent runnable but waiting for a CPU (the run queue), summed over its
+ * threads (/proc/<pid>/task/<tid>/schedstat, second field, nanoseconds): a process that wants more CPU than the
+ * machine gives it. Undefined once it is gone or where schedstat is not available.
+ */
+export function processRunQueueSeconds(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Busy and total CPU seconds of the whole machine so far (all cores; /proc/stat's first line). */
 export function machineCpuSeconds(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
@@ -90,6 +111,7 @@ export class CpuMeter {
   private start: {
     at: number;
     procs: Map<string, number | undefined>;
+    waits: Map<string, number | undefined>;
     machine: { busy: number; total: number };
   };
 
@@ -100,8 +122,12 @@ export class CpuMeter {
 
   private read() {
     const procs = new Map<string, number | undefined>();
-    for (const [name, pid] of this.pids) procs.set(name, processCpuSeconds(pid));
-    return { at: performance.now(), procs, machine: machineCpuSeconds() };
+    const waits = new Map<string, number | undefined>();
+    for (const [name, pid] of this.pids) {
+      procs.set(name, processCpuSeconds(pid));
+      waits.set(name, processRunQueueSeconds(pid));
+    }
+    return { at: performance.now(), procs, waits, machine: machineCpuSeconds() };
   }
 
   /** Restarts the window. */
@@ -109,7 +135,10 @@ export class CpuMeter {
     this.start = this.read();
   }
 
-  /** Cores used by each named process since the last reset, and by the whole machine (`machine`, of `cores`). */
+  /**
+   * Cores used by each named process since the last reset, and by the whole machine (`machine`, of `cores`);
+   * `<name>_wait`: threads of the process waiting for a CPU, in cores (how much more it would have used).
+   */
   cores(): Record<string, number> {
     const now = this.read();
     const seconds = (now.at - this.start.at) / 1000;
@@ -117,6 +146,9 @@ export class CpuMeter {
     for (const [name, cpu] of now.procs) {
       const before = this.start.procs.get(name);
       if (cpu !== undefined && before !== undefined) out[name] = (cpu - before) / seconds;
+      const wait = now.waits.get(name);
+      const waitBefore = this.start.waits.get(name);
+      if (wait !== undefined && waitBefore !== undefined) out[`${name}_wait`] = (wait - waitBefore) / seconds;
     }
     const total = now.machine.total - this.start.machine.total;
     const cores = total / seconds;
