@@ -25,7 +25,7 @@ export interface ChartOptions {
 }
 
 const W = 960;
-const H = 460;
+const H = 480;
 const PANEL = { top: 70, bottom: 370, left1: 70, right1: 450, left2: 540, right2: 900 };
 const SERIES = [
   { key: 'p50_ms', label: 'p50', color: '#4c78a8' },
@@ -157,7 +157,12 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
     if (other) parts.push({ ...other, v: Math.max(0, (p.cpu.machine ?? known) - known) });
     return parts;
   };
-  const maxStack = Math.max(cores, ...sorted.map((p) => stackOf(p).reduce((a, b) => a + b.v, 0)));
+  /**
+   * Klaxon's own processes' threads waiting for a CPU (thread-seconds per second): what they would have used on
+   * top. Kafka's and Elasticsearch's are left out: dozens of JVM threads each would drown the scale.
+   */
+  const waitOf = (p: SweepPoint) => Math.max(0, p.cpu.ingest_wait ?? 0) + Math.max(0, p.cpu.detect_wait ?? 0);
+  const maxStack = Math.max(cores, ...sorted.map((p) => stackOf(p).reduce((a, b) => a + b.v, 0) + waitOf(p)));
   const step = niceStep(maxStack, 5);
   const yMax = Math.ceil(maxStack / step) * step;
   const yCores = (c: number) => bottom - (c / yMax) * (bottom - top);
@@ -183,6 +188,13 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
         `<rect x="${(cx - bar / 2).toFixed(1)}" y="${y.toFixed(1)}" width="${bar.toFixed(1)}" height="${h.toFixed(1)}" fill="${part.color}"><title>${esc(part.label)} at ${fmt(p.rate)}/s: ${part.v.toFixed(2)} cores</title></rect>`,
       );
     }
+    const wait = waitOf(p);
+    if (wait > 0) {
+      const h = (wait / yMax) * (bottom - top);
+      out.push(
+        `<rect x="${(cx - bar / 2).toFixed(1)}" y="${(y - h).toFixed(1)}" width="${bar.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#c00" stroke-dasharray="4 3"><title>waiting for a CPU at ${fmt(p.rate)}/s: ${wait.toFixed(2)} cores</title></rect>`,
+      );
+    }
     out.push(text(cx, bottom + 16, fmt(p.rate), 'text-anchor="middle" fill="#555"'));
   });
   out.push(
@@ -201,6 +213,10 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
       text(x + 16, y, q.label),
     );
   });
+  out.push(
+    `<rect x="${left2}" y="${bottom + 74}" width="12" height="12" fill="none" stroke="#c00" stroke-dasharray="4 3"/>`,
+    text(left2 + 16, bottom + 84, 'klaxon ingest + detect threads waiting for a CPU (run queue)'),
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

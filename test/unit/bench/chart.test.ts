@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type SweepPoint, sweepChart } from '../../../scripts/bench/chart.ts';
 
-const point = (rate: number, p99: number, eps = rate): SweepPoint => ({
+const point = (rate: number, p99: number, eps = rate, wait = 0): SweepPoint => ({
   rate,
   eps,
   p50_ms: p99 / 4,
@@ -10,6 +10,7 @@ const point = (rate: number, p99: number, eps = rate): SweepPoint => ({
   cpu: {
     ingest: rate / 40_000,
     detect: rate / 30_000,
+    detect_wait: wait,
     kafka: 0.2,
     elasticsearch: 0.1,
     load: 0.05,
@@ -19,7 +20,7 @@ const point = (rate: number, p99: number, eps = rate): SweepPoint => ({
 });
 
 describe('sweepChart', () => {
-  const svg = sweepChart([point(20_000, 3_000, 12_000), point(2_000, 80), point(5_000, 150)], {
+  const svg = sweepChart([point(20_000, 3_000, 12_000, 1.5), point(2_000, 80), point(5_000, 150)], {
     title: 'T <&>',
     subtitle: 'S',
     targets: [{ rate: 5_000, ms: 250 }],
@@ -46,6 +47,8 @@ describe('sweepChart', () => {
     expect(svg).not.toContain('<title>everything else at 20k/s');
     expect(svg).toContain('<title>everything else at 2k/s: 1.03 cores</title>');
     expect(svg).toContain('sustained 12k/s');
+    expect(svg).toContain('<title>waiting for a CPU at 20k/s: 1.50 cores</title>');
+    expect(svg).not.toContain('<title>waiting for a CPU at 2k/s');
     expect(svg).not.toContain('sustained 2k/s');
   });
 
