@@ -84,7 +84,8 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
   const finite = sorted
     .flatMap((p) => SERIES.map((s) => p[s.key]))
     .filter((v) => Number.isFinite(v) && v > 0);
-  const targets = options.targets ?? [];
+  // Goals beyond the rates measured have no place on this axis.
+  const targets = (options.targets ?? []).filter((t) => t.rate <= maxRate * 1.05);
   const lo = Math.max(1, Math.min(...finite, ...targets.map((t) => t.ms)) / 1.5);
   const hi = Math.max(lo * 10, ...finite, ...targets.map((t) => t.ms)) * 1.5;
   const yMs = (ms: number) =>

@@ -23,7 +23,10 @@ describe('sweepChart', () => {
   const svg = sweepChart([point(20_000, 3_000, 12_000, 1.5), point(2_000, 80), point(5_000, 150)], {
     title: 'T <&>',
     subtitle: 'S',
-    targets: [{ rate: 5_000, ms: 250 }],
+    targets: [
+      { rate: 5_000, ms: 250 },
+      { rate: 50_000, ms: 1_000 },
+    ],
   });
 
   it('is one SVG document with the title escaped', () => {
@@ -38,6 +41,7 @@ describe('sweepChart', () => {
       expect(titles).toEqual(['2k', '5k', '20k']);
     }
     expect(svg).toContain('goal p99 &lt; 250 ms');
+    expect(svg).not.toContain('goal p99 &lt; 1 s'); // 50k/s: beyond the rates measured
     expect(svg).toContain('<title>p99 at 20k/s: 3 s</title>');
   });
 
