@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { bool, bytes, int, list, MiB } from './config-values.ts';
 import { filterFields } from './sinks/filter.ts';
 import { SinksSettings } from './sinks/settings.ts';
+import { FlowsSettings } from './sources/flow-settings.ts';
 import { SourcesSettings } from './sources/settings.ts';
 
 /**
@@ -51,7 +52,8 @@ const placeholderMap = z.preprocess(
   ),
 );
 
-export const Settings = z.object({
+// Strict: a misspelt section (`sourcez:`) would otherwise be dropped without a word, its settings never applied.
+export const Settings = z.strictObject({
   kafka: z
     .object({
       /** No brokers → `serve` uses the in-memory bus. */
@@ -69,6 +71,8 @@ export const Settings = z.object({
       deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
       /** Compacted topic of the pull sources' checkpoints, shared by every ingest replica. */
       stateTopic: z.string().min(1).default('klaxon.state'),
+      /** Compacted topic of the first-seen rules' state (created with the signals topic's partitions). */
+      firstSeenTopic: z.string().min(1).default('klaxon.first-seen'),
       /** Consumer group of `detect` on the events topic. */
       groupId: z.string().min(1).default('klaxon-detect'),
       /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
@@ -161,6 +165,8 @@ export const Settings = z.object({
         })
         .strict()
         .prefault({}),
+      /** `POST /v1/flows` (Cilium Hubble): its limits, volume filter and drop-metric namespaces. */
+      flows: FlowsSettings,
     })
     .strict()
     .prefault({}),
@@ -191,7 +197,8 @@ export const Settings = z.object({
     .object({
       /**
        * Where what must survive a restart is kept when there is no Kafka: pull sources' checkpoints
-       * (`klaxon serve`, `klaxon ingest` without `KAFKA_BROKERS`). With Kafka it is the state topic.
+       * (`klaxon serve`, `klaxon ingest` without `KAFKA_BROKERS`) and the first-seen rules' state
+       * (`klaxon serve`). With Kafka it is the state topics.
        */
       dir: z.string().min(1).default('./var/state'),
     })
@@ -213,6 +220,7 @@ export const ENV_VARS = {
   KLAXON_ALERTS_TOPIC: 'kafka.alertsTopic',
   KLAXON_DEADLETTER_TOPIC: 'kafka.deadletterTopic',
   KLAXON_STATE_TOPIC: 'kafka.stateTopic',
+  KLAXON_FIRST_SEEN_TOPIC: 'kafka.firstSeenTopic',
   KLAXON_STATE_DIR: 'state.dir',
   KLAXON_GROUP_ID: 'kafka.groupId',
   KLAXON_CORRELATE_GROUP_ID: 'kafka.correlateGroupId',
@@ -251,6 +259,9 @@ export const ENV_VARS = {
   KLAXON_SPOOL_DIR: 'ingest.spool.dir',
   KLAXON_SPOOL_MAX_BYTES: 'ingest.spool.maxBytes',
   KLAXON_SPOOL_KAFKA_TIMEOUT_MS: 'ingest.spool.kafkaTimeoutMs',
+  KLAXON_FLOWS_BODY_LIMIT: 'ingest.flows.bodyLimit',
+  KLAXON_FLOWS_MAX_ITEMS: 'ingest.flows.maxItems',
+  KLAXON_FLOWS_METRIC_NAMESPACES: 'ingest.flows.metricNamespaces',
   KLAXON_RULES: 'detect.rules',
   KLAXON_ALERTS_FILE: 'detect.alertsFile',
   KLAXON_DETECT_PORT: 'detect.port',

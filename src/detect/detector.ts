@@ -1,16 +1,19 @@
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
-import type { Alert, Level } from '../schema/alert.ts';
+import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import type { FirstSeenChange } from '../schema/first-seen.ts';
 import type { AlertContext, Signal } from '../schema/signal.ts';
-import { alertId, buildAlert, contextOf, detectionMessage, levelFromFalcoPriority } from './alert.ts';
+import { alertId, contextOf } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
 import { beginEvaluation, endEvaluation } from './detection.ts';
-import { firstValue } from './fields.ts';
+import { FirstSeenSignals } from './first-seen/signals.ts';
+import { FirstSeenState } from './first-seen/state.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
+import { detectionAlert, suppressesInWindow, suppressionKey } from './suppression-signal.ts';
 
 export interface DetectorOptions {
   /** How late (event time) a signal or match may arrive and still count. Default 30 s. */
@@ -21,6 +24,8 @@ export interface DetectorOptions {
   maxClusters?: number;
   /** Clock for `event.created`. */
   now?: () => Date;
+  /** First-seen rules learn without alerting (warming their state from history). */
+  firstSeenLearnOnly?: boolean;
 }
 
 /** A detection rule that matched an event (after the rule's filters). */
@@ -44,22 +49,29 @@ interface DatasetRules {
  * clocks, and the auditIDs already alerted on. One cluster's events (a far-future timestamp, a flood of groups)
  * can therefore never move another cluster's clock, close or fill its windows, or evict its state.
  */
-/** What a suppression window keeps of its latest match to rebuild the alert from. */
-interface AlertBasis {
-  context: AlertContext;
-  level: Level;
-}
-
 class ClusterState {
-  readonly suppressor: Suppressor<AlertBasis>;
+  readonly suppressor: Suppressor;
+  /** The same windows fed by suppression signals (the distributed detector's correlate stage). */
+  readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
+  readonly firstSeen: FirstSeenState;
   /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
   readonly seenRequests = new Map<string, Set<DetectionRule>>();
   maxTime = Number.NEGATIVE_INFINITY;
 
-  constructor(ruleset: RuleSet, opts: { latenessMs: number; maxKeys: number; now: () => Date }) {
-    this.suppressor = new Suppressor(opts.maxKeys);
+  constructor(
+    ruleset: RuleSet,
+    cluster: string,
+    opts: { latenessMs: number; maxKeys: number; now: () => Date; learnOnly: boolean },
+  ) {
+    this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
+    this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
     this.correlator = new Correlator(ruleset.correlations, opts);
+    this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
+      cluster,
+      now: opts.now,
+      learnOnly: opts.learnOnly,
+    });
   }
 }
 
@@ -88,8 +100,11 @@ export class Detector {
   private readonly latenessMs: number;
   private readonly maxKeys: number;
   private readonly maxClusters: number;
+  private readonly learnOnly: boolean;
+  private readonly firstSeenSignals: FirstSeenSignals;
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
+  private readonly detectionRules: Map<string, DetectionRule>;
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
@@ -97,6 +112,8 @@ export class Detector {
     this.latenessMs = options.latenessMs ?? 30_000;
     this.maxKeys = options.maxKeys ?? 100_000;
     this.maxClusters = options.maxClusters ?? 1_024;
+    this.learnOnly = options.firstSeenLearnOnly === true;
+    this.firstSeenSignals = new FirstSeenSignals(this.maxKeys);
     for (const dataset of DATASETS) {
       const rules = ruleset.rules.filter((r) => r.scope === dataset.name);
       this.datasets.set(dataset.name, {
@@ -105,6 +122,7 @@ export class Detector {
         events: detectEvents.labels({ source: dataset.label }),
       });
     }
+    this.detectionRules = new Map(ruleset.rules.map((r) => [r.id, r]));
   }
 
   private stateOf(cluster: string): ClusterState {
@@ -116,16 +134,18 @@ export class Detector {
       }
       return st;
     }
-    st = new ClusterState(this.ruleset, {
+    st = new ClusterState(this.ruleset, cluster, {
       latenessMs: this.latenessMs,
       maxKeys: this.maxKeys,
       now: this.now,
+      learnOnly: this.learnOnly,
     });
     this.clusters.set(cluster, st);
     if (this.clusters.size > this.maxClusters) {
       const [oldest, dropped] = this.clusters.entries().next().value as [string, ClusterState];
       this.clusters.delete(oldest);
       dropped.correlator.discard();
+      dropped.firstSeen.discard();
     }
     return st;
   }
@@ -139,7 +159,10 @@ export class Detector {
 
   /** Drops every window without emitting anything (the engine is being replaced after a rebalance). */
   discard(): void {
-    for (const st of this.clusters.values()) st.correlator.discard();
+    for (const st of this.clusters.values()) {
+      st.correlator.discard();
+      st.firstSeen.discard();
+    }
     this.clusters.clear();
   }
 
@@ -202,58 +225,116 @@ export class Detector {
     return true;
   }
 
-  private levelOf(rule: DetectionRule, event: NormalizedEvent): Level {
-    return rule.severityFromFalco ? levelFromFalcoPriority(event.falco?.priority, rule.level) : rule.level;
-  }
-
   /** Suppression for a rule that generates its own alerts: a new alert (revision 0) or nothing. */
   alertsFor(match: RuleMatch): Alert[] {
     const { rule, event } = match;
     if (!rule.generates) return NO_ALERTS;
     const time = Date.parse(event['@timestamp']);
-    let key = rule.id;
-    for (const acc of rule.suppress.by) key += `\u0000${firstValue(acc, event) ?? ''}`;
+    const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
-    const basis = (): AlertBasis => ({ context: contextOf(event), level: this.levelOf(rule, event) });
-    if (suppressor.fold(key, time, event.event.id, rule.name, basis)) return NO_ALERTS;
+    if (suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
     const id = alertId(rule.id, key, event.event.id);
-    const firstId = event.event.id;
-    // Captures ids and the rule only: a window outlives its events by minutes.
-    const build = ({ context, level }: AlertBasis, revision: number) =>
-      buildAlert({
-        rule,
-        level,
-        context,
+    const build = (ev: NormalizedEvent, revision: number) =>
+      detectionAlert(rule, contextOf(ev), {
         alertId: id,
-        eventIds: [firstId],
-        count: 1,
+        firstEventId: event.event.id,
         revision,
-        message: detectionMessage(context, rule.title),
         created: this.now().toISOString(),
       });
-    const first = basis();
     return suppressor.open({
       key,
       time,
       windowMs: rule.suppress.windowMs,
-      eventId: firstId,
-      last: first,
-      alert: build(first, 0),
+      event,
+      alert: build(event, 0),
       rebuild: (last) => build(last, 1),
     });
   }
 
-  /** The serializable signals a match sends to the correlations that refer to its rule. */
+  /** The serializable signals a match sends to the correlations and first-seen rules that refer to its rule. */
   signalsFor(match: RuleMatch): Signal[] {
-    if (match.rule.correlations.length === 0) return [];
-    return signalsFor(match.rule, match.event, Date.parse(match.event['@timestamp']), () =>
-      contextOf(match.event),
-    );
+    const { rule, event } = match;
+    if (rule.correlations.length === 0 && rule.firstSeen.length === 0) return [];
+    const time = Date.parse(event['@timestamp']);
+    let ctx: AlertContext | undefined;
+    const context = () => (ctx ??= contextOf(event));
+    const out = rule.correlations.length > 0 ? signalsFor(rule, event, time, context) : [];
+    if (rule.firstSeen.length > 0) this.firstSeenSignals.collect(rule, event, time, context, out);
+    return out;
   }
 
-  /** Stateful correlation: depends only on the signals it is fed (and their order). */
+  /**
+   * Suppression fed by suppression signals: the same windows, alerts and ids as `alertsFor`
+   * gives in one process, depending only on the signals (and their order), so a replica that
+   * re-reads a partition of the signals topic rebuilds them. Its cluster's windows expire as
+   * its suppression signals move that cluster's event time.
+   */
+  suppress(signal: Signal): Alert[] {
+    const rule = this.detectionRules.get(signal.rule);
+    if (!rule || !suppressesInWindow(rule)) return NO_ALERTS;
+    const st = this.stateOf(clusterOfSignal(signal));
+    const windows = st.signalWindows;
+    let out = NO_ALERTS;
+    if (!windows.fold(signal.key, signal.time, signal, rule.name)) {
+      const id = alertId(rule.id, signal.key, signal.event_id);
+      const build = (s: Signal, revision: number) =>
+        detectionAlert(rule, s.context, {
+          alertId: id,
+          firstEventId: signal.event_id,
+          revision,
+          created: this.now().toISOString(),
+        });
+      out = windows.open({
+        key: signal.key,
+        time: signal.time,
+        windowMs: rule.suppress.windowMs,
+        event: signal,
+        alert: build(signal, 0),
+        rebuild: (last) => build(last, 1),
+      });
+    }
+    if (signal.time > st.maxTime) st.maxTime = signal.time;
+    const expired = windows.expire(st.maxTime - this.latenessMs);
+    return expired.length === 0 ? out : out.concat(expired);
+  }
+
+  /** Stateful correlation and first-seen state: depend only on the signals they are fed (and their order). */
   correlate(signal: Signal): Alert[] {
-    return this.stateOf(clusterOfSignal(signal)).correlator.correlate(signal);
+    const st = this.stateOf(clusterOfSignal(signal));
+    return st.firstSeen.handles(signal) ? st.firstSeen.observe(signal) : st.correlator.correlate(signal);
+  }
+
+  /** The first-seen records changed since the last call, every cluster (for the state store). */
+  firstSeenChanges(): FirstSeenChange[] {
+    const out: FirstSeenChange[] = [];
+    for (const st of this.clusters.values()) out.push(...st.firstSeen.changes());
+    return out;
+  }
+
+  /** Every live first-seen record (a warm-up saves them). */
+  firstSeenSnapshot(): FirstSeenChange[] {
+    const out: FirstSeenChange[] = [];
+    for (const st of this.clusters.values()) out.push(...st.firstSeen.snapshot());
+    return out;
+  }
+
+  /** Takes back the first-seen state the store holds, each record into its cluster's state. */
+  restoreFirstSeen(changes: readonly FirstSeenChange[]): void {
+    const byCluster = new Map<string, FirstSeenChange[]>();
+    for (const c of changes) {
+      if (!c.record) continue;
+      const list = byCluster.get(c.record.cluster);
+      if (list) list.push(c);
+      else byCluster.set(c.record.cluster, [c]);
+    }
+    for (const [cluster, list] of byCluster) this.stateOf(cluster).firstSeen.restore(list);
+  }
+
+  /** Live first-seen keys, all clusters together. */
+  get firstSeenKeys(): number {
+    let n = 0;
+    for (const st of this.clusters.values()) n += st.firstSeen.size;
+    return n;
   }
 
   /** Moves a cluster's event time forward: closes its suppression and correlation windows that ended. */
@@ -264,9 +345,12 @@ export class Detector {
   private advanceState(st: ClusterState, eventTimeMs: number): Alert[] {
     if (eventTimeMs > st.maxTime) st.maxTime = eventTimeMs;
     const closed = st.correlator.advance(eventTimeMs);
-    if (st.suppressor.size === 0) return closed;
-    const expired = st.suppressor.expire(st.maxTime - this.latenessMs);
-    return expired.length === 0 ? closed : closed.length === 0 ? expired : closed.concat(expired);
+    if (st.suppressor.size === 0 && st.signalWindows.size === 0) return closed;
+    const watermark = st.maxTime - this.latenessMs;
+    const expired = st.suppressor.expire(watermark);
+    const signalled = st.signalWindows.size === 0 ? NO_ALERTS : st.signalWindows.expire(watermark);
+    if (expired.length === 0 && signalled.length === 0) return closed;
+    return [...closed, ...expired, ...signalled];
   }
 
   /** In-process detection of one event. */
@@ -299,7 +383,8 @@ export class Detector {
   /** End of a replay: closes every window. */
   flush(): Alert[] {
     const out: Alert[] = [];
-    for (const st of this.clusters.values()) out.push(...st.correlator.flush(), ...st.suppressor.flush());
+    for (const st of this.clusters.values())
+      out.push(...st.correlator.flush(), ...st.suppressor.flush(), ...st.signalWindows.flush());
     this.count(out);
     return out;
   }

@@ -1,52 +1,50 @@
 import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
+import type { NormalizedEvent } from '../schema/event.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
 
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
 
-/**
- * What a window keeps of its latest match is `L` (the alert's context and level: never the event itself,
- * which would keep every field of it alive for the whole window), and of its first alert only the id.
- */
-interface Window<L> {
-  alertId: string;
+interface Window<T> {
+  first: Alert;
   end: number;
   count: number;
   eventIds: string[];
-  last: L;
+  last: T;
   lastTime: number;
-  rebuild: (last: L) => Alert;
+  rebuild: (last: T) => Alert;
 }
 
-export interface Opening<L> {
+export interface Opening<T> {
   key: string;
   time: number;
   windowMs: number;
-  eventId: string;
-  /** What the revision-1 alert is rebuilt from, of this match. */
-  last: L;
+  event: T;
   /** The revision-0 alert of the new window. */
   alert: Alert;
-  /** Builds the alert again from the window's latest match (for revision 1). */
-  rebuild: (last: L) => Alert;
+  /** Builds the alert again from the window's latest event (for revision 1). */
+  rebuild: (last: T) => Alert;
 }
 
 /**
  * One alert per rule and group key within a window of event time. The first
  * match is emitted at once (revision 0); matches folded in are counted, and when
  * the window closes the alert is emitted again (revision 1, same id) with the
- * final count and event ids, so sinks upsert it.
+ * final count and event ids, so sinks upsert it. A match is a normalized event
+ * in one process, a suppression signal in the distributed detector (`T`).
  */
-export class Suppressor<L> {
-  private readonly windows = new Map<string, Window<L>>();
+export class Suppressor<T = NormalizedEvent> {
+  private readonly windows = new Map<string, Window<T>>();
   private readonly maxKeys: number;
+  private readonly idOf: (match: T) => string;
   /** Earliest window end, so most calls to expire() return at once. */
   private nextEnd = Number.POSITIVE_INFINITY;
 
-  constructor(maxKeys: number) {
+  constructor(maxKeys: number, idOf: (match: T) => string) {
     this.maxKeys = maxKeys;
+    this.idOf = idOf;
   }
 
   get size(): number {
@@ -54,13 +52,13 @@ export class Suppressor<L> {
   }
 
   /** Folds a match into the open window of its key; false when no window holds it (open one). */
-  fold(key: string, time: number, eventId: string, ruleName: string, last: () => L): boolean {
+  fold(key: string, time: number, event: T, ruleName: string): boolean {
     const open = this.windows.get(key);
     if (!open || time >= open.end) return false;
     open.count++;
-    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(eventId);
+    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(this.idOf(event));
     if (time >= open.lastTime) {
-      open.last = last();
+      open.last = event;
       open.lastTime = time;
     }
     alertsSuppressed.inc({ rule: ruleName });
@@ -68,7 +66,7 @@ export class Suppressor<L> {
   }
 
   /** Opens a window (closing the key's expired one): the alerts to emit. */
-  open(o: Opening<L>): Alert[] {
+  open(o: Opening<T>): Alert[] {
     const out: Alert[] = [];
     const previous = this.windows.get(o.key);
     if (previous) {
@@ -80,11 +78,11 @@ export class Suppressor<L> {
     if (o.windowMs <= 0) return out;
     const end = o.time + o.windowMs;
     this.windows.set(o.key, {
-      alertId: o.alert.klaxon.alert_id,
+      first: o.alert,
       end,
       count: 1,
-      eventIds: [o.eventId],
-      last: o.last,
+      eventIds: [this.idOf(o.event)],
+      last: o.event,
       lastTime: o.time,
       rebuild: o.rebuild,
     });
@@ -99,10 +97,10 @@ export class Suppressor<L> {
     return out;
   }
 
-  private close(w: Window<L>): Alert | undefined {
+  private close(w: Window<T>): Alert | undefined {
     if (w.count <= 1) return undefined;
     const alert = w.rebuild(w.last);
-    alert.klaxon.alert_id = w.alertId;
+    alert.klaxon.alert_id = w.first.klaxon.alert_id;
     alert.klaxon.count = w.count;
     alert.klaxon.event_ids = w.eventIds;
     alert.klaxon.revision = 1;

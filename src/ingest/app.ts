@@ -16,6 +16,7 @@ import { BusPublisher, type EventPublisher } from './publisher.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { falcoRoutes } from './routes/falco.ts';
+import { flowRoutes } from './routes/flows.ts';
 
 export interface IngestAppOptions {
   settings: Pick<Settings, 'ingest' | 'kafka'>;
@@ -124,6 +125,9 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     );
     await ingest.register(
       falcoRoutes({ acceptor, bodyLimit: limits.falcoBodyLimit, maxItems: limits.maxItems }),
+    );
+    await ingest.register(
+      flowRoutes({ acceptor, settings: limits.flows, eventLimit: limits.auditEventLimit }),
     );
   });
   return app;

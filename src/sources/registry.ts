@@ -12,4 +12,7 @@ export const SOURCE_MODULES: { [T in SourceSettings['type']]: () => Promise<Modu
   file: async () => (await import('./file-tail.ts')).fileSource,
   pubsub: async () => (await import('./pubsub.ts')).pubsubSource,
   'pubsub-push': async () => (await import('./pubsub-push.ts')).pubsubPushSource,
+  cloudwatch: async () => (await import('./cloudwatch.ts')).cloudwatchSource,
+  firehose: async () => (await import('./firehose.ts')).firehoseSource,
+  eventhubs: async () => (await import('./eventhubs.ts')).eventHubsSource,
 };

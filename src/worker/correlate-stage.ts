@@ -6,21 +6,27 @@ import type { Chunk, ChunkPlan } from './chunk.ts';
 import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeSignal } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
+import type { FirstSeenLog } from './first-seen-log.ts';
 import type { OffsetHistory } from './offset-history.ts';
 
 export interface CorrelateStageOptions {
-  /** A fresh correlation engine (one per partition: a partition's windows move with it). */
+  /**
+   * A fresh engine (one per partition: a partition's windows move with it) for correlation
+   * windows and the suppression windows handed over by the detect stage.
+   */
   newDetector(): Detector;
   sinks: readonly Sink[];
   /** The stage's group's earlier commits on the signals topic (nothing, on the in-memory bus). */
   history: OffsetHistory;
   deadLetters: DeadLetterOutput;
-  /** The longest correlation timespan of the rule set. */
+  /** The longest window of the rule set: correlation timespan, or suppression window handed over. */
   maxTimespanMs: number;
   /** How late a signal may arrive (the engine's lateness) plus clock skew between producers. */
   latenessMs: number;
   /** Signal identities remembered per partition, to drop the copies a stage-1 retry produces. */
   dedupeCapacity?: number;
+  /** Where first-seen state is kept (it is stored, not rebuilt: its timespans are weeks). */
+  firstSeen?: FirstSeenLog;
 }
 
 /** Written with each commit: where a rebuild has to start reading again. */
@@ -88,7 +94,8 @@ interface PartitionState {
 
 /**
  * Stage 2, on `klaxon.signals`: each partition holds the correlation windows of the group
- * keys hashed to it, in its own engine. When this replica is (re)assigned a partition, it
+ * keys hashed to it, and the suppression windows of the detection rules whose matches the
+ * detect stage hands over (keyed by rule and `suppress.by` values), in its own engine. When this replica is (re)assigned a partition, it
  * first rewinds to where the open windows began (from the commit metadata), replays those
  * signals into a fresh engine while discarding the alerts they raise (they were delivered
  * before the commit), then goes on live from the committed offset.
@@ -119,6 +126,8 @@ export class CorrelateStage {
         watermark: rebuild.watermark,
         clusters: new Set(),
       };
+      // Stored before the commit of every chunk that changed it: what the last owner knew.
+      if (this.opts.firstSeen) state.engine.restoreFirstSeen(await this.opts.firstSeen.load(chunk.partition));
       this.partitions.set(chunk.partition, state);
       if (rebuild.from < BigInt(first)) {
         return { outcome: { kind: 'seek', offset: rebuild.from.toString() }, deliver: async () => {} };
@@ -139,7 +148,8 @@ export class CorrelateStage {
       const signal = decoded.value;
       // A stage-1 chunk delivered twice produces its signals twice: count each event once.
       if (!state.seen.add(`${signal.key}\0${signal.rule}\0${signal.event_id}`)) continue;
-      const raised = state.engine.correlate(signal);
+      const raised =
+        signal.kind === 'suppression' ? state.engine.suppress(signal) : state.engine.correlate(signal);
       state.clusters.add(clusterOf(signal));
       if (signal.time > state.watermark) state.watermark = signal.time;
       if (!replay) alerts.push(...raised);
@@ -148,11 +158,14 @@ export class CorrelateStage {
 
     const last = chunk.messages[chunk.messages.length - 1]!;
     const metadata = encodeCommitMeta({ w: state.watermark, p: last.timestamp });
-    const { sinks, deadLetters } = this.opts;
+    const { sinks, deadLetters, firstSeen } = this.opts;
+    const learned = firstSeen ? state.engine.firstSeenChanges() : [];
     return {
       outcome: { kind: 'commit', metadata },
       deliver: async () => {
         await deliverAlerts(sinks, alerts, deadLetters);
+        // After the alerts: a crash in between raises them again (same ids) instead of losing them.
+        await firstSeen?.save(learned);
         await deadLetters.send(letters);
       },
     };

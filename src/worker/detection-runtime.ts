@@ -1,5 +1,6 @@
 import { Detector } from '../detect/detector.ts';
 import type { RuleSet } from '../detect/ruleset.ts';
+import { suppressesInWindow } from '../detect/suppression-signal.ts';
 import type { Logger } from '../log.ts';
 import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import type { RetryPolicy } from '../sinks/retry.ts';
@@ -10,6 +11,7 @@ import { CorrelateStage } from './correlate-stage.ts';
 import type { DeadLetterOutput } from './deadletter.ts';
 import { deliverAlerts } from './deliver.ts';
 import { DetectStage } from './detect-stage.ts';
+import type { FirstSeenLog } from './first-seen-log.ts';
 
 /** A topic a stage reads as a consumer group, on Kafka or on the in-memory bus. */
 export interface StageInput {
@@ -38,6 +40,8 @@ export interface DetectionRuntimeOptions {
    * in this process (`serve`); on Kafka the next owner rebuilds the windows instead.
    */
   closeWindowsOnStop?: boolean;
+  /** Where the first-seen rules' state is kept (Kafka topic or `state.dir`); without it, in memory only. */
+  firstSeen?: FirstSeenLog;
 }
 
 /**
@@ -45,7 +49,10 @@ export interface DetectionRuntimeOptions {
  * group that plans a chunk once, retries its delivery until every sink has it, and commits
  * only then. Stage 1 (`events`) evaluates detection rules and re-keys correlation matches
  * onto `signals`; stage 2 (`signals`) runs the correlation windows of the partitions it
- * owns. Alerts, dead letters and events are counted when delivered, on either bus.
+ * owns. On Kafka, stage 1 also re-keys the matches of rules that suppress, so their
+ * suppression windows live (and are rebuilt) in stage 2 too, and commits an events chunk
+ * only once stage 2 delivered their alerts. Alerts, dead letters and events are counted
+ * when delivered, on either bus.
  */
 export class DetectionRuntime {
   private readonly opts: DetectionRuntimeOptions;
@@ -70,6 +77,11 @@ export class DetectionRuntime {
       },
     };
 
+    // Where the signals outlive a replica (Kafka), suppression windows go with them to stage 2:
+    // a rebalance then rebuilds them instead of losing them (a second page for one incident).
+    const suppressing = opts.ruleset.rules.filter(suppressesInWindow);
+    const barrier =
+      suppressing.length > 0 ? signals.transport.commitBarrier?.(signals.groupId, signals.topic) : undefined;
     const stage1 = new DetectStage({
       newDetector,
       sinks: opts.sinks,
@@ -77,6 +89,7 @@ export class DetectionRuntime {
       signalsTopic: signals.topic,
       deadLetters: opts.deadLetters,
       eventIndex: opts.eventIndex,
+      handoff: barrier ? { barrier } : undefined,
     });
     this.stage1 = stage1;
     this.detect = events.transport.consumer({
@@ -88,15 +101,20 @@ export class DetectionRuntime {
       onGroupJoin: () => stage1.reset(),
     });
 
-    const correlations = opts.ruleset.correlations;
-    if (correlations.length > 0) {
+    const { correlations, firstSeen } = opts.ruleset;
+    if (correlations.length > 0 || firstSeen.length > 0 || barrier) {
+      const windows = [
+        ...correlations.map((c) => c.timespanMs),
+        ...(barrier ? suppressing.map((r) => r.suppress.windowMs) : []),
+      ];
       const stage2 = new CorrelateStage({
         newDetector,
         sinks: opts.sinks,
         history: signals.transport.history(signals.groupId),
         deadLetters: opts.deadLetters,
-        maxTimespanMs: Math.max(...correlations.map((c) => c.timespanMs)),
+        maxTimespanMs: Math.max(0, ...windows),
         latenessMs: opts.latenessMs + (opts.skewMs ?? 60_000),
+        firstSeen: opts.firstSeen,
       });
       this.stage2 = stage2;
       this.correlate = signals.transport.consumer({
@@ -144,6 +162,7 @@ export class DetectionRuntime {
     if (this.opts.closeWindowsOnStop) await this.closeWindows();
     await this.opts.events.transport.stop();
     await this.opts.signals.transport.stop();
+    await this.opts.firstSeen?.close();
     await Promise.allSettled(this.opts.sinks.map((s) => s.close()));
   }
 

@@ -4,20 +4,13 @@ import { ingestRequestBytes } from '../../metrics.ts';
 import { parseFalcoBody } from '../../schema/falco.ts';
 import type { Acceptor, SourceItem } from '../../sources/accept.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
+import { JSON_RECORDS } from './media-types.ts';
 
 export interface FalcoRouteOptions {
   acceptor: Acceptor;
   bodyLimit: number;
   maxItems: number;
 }
-
-const ACCEPTS = [
-  'application/json',
-  'application/x-ndjson',
-  'application/jsonl',
-  'application/ndjson',
-  'application/json-seq',
-];
 
 /**
  * `POST /v1/falco`: one Falco alert (`http_output`, falcosidekick), a JSON array, or NDJSON. A push source on
@@ -27,7 +20,7 @@ export function falcoRoutes(opts: FalcoRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/falco',
-      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: ACCEPTS } },
+      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: JSON_RECORDS } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'falco' }, body.length);

@@ -40,14 +40,15 @@ beforeAll(() => {
 afterAll(() => {
   if (container) sh('buildah', [...storage, 'rm', container]);
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** Runs a command in the image as its configuration says (user, working directory, environment). */
 function runInImage(...args: string[]) {
   return sh('buildah', [...storage, 'run', '--isolation', 'chroot', container, '--', ...args]);
 }
 
-describe('the image scripts/image builds', () => {
+// Each check runs Klaxon in the image (loading the whole catalogue, or running every rule's tests): seconds each.
+describe('the image scripts/image builds', { timeout: 120_000 }, () => {
   it('is an OCI archive named as the manifests and the chart reference it', () => {
     const index = JSON.parse(sh('tar', ['-xOf', archive, 'index.json']).stdout) as {
       manifests: { annotations: Record<string, string> }[];
@@ -83,6 +84,17 @@ describe('the image scripts/image builds', () => {
     expect(who.stdout.trim(), who.stderr).toBe('10001 /app');
     const rules = runInImage('node', 'bin/klaxon.js', 'rules', 'test');
     expect(rules.status, rules.stdout.slice(-2000) + rules.stderr).toBe(0);
+  });
+
+  it("carries Klaxon's fixes of its dependencies (patches/), applied at build", () => {
+    const probe = runInImage(
+      'node',
+      '-e',
+      `const fs = require('node:fs');
+       const q = fs.readFileSync('node_modules/kafkajs/src/network/requestQueue/index.js', 'utf8');
+       console.log(q.includes('Klaxon patch') ? 'patched' : 'unpatched');`,
+    );
+    expect(probe.stdout.trim(), probe.stderr).toBe('patched');
   });
 
   it('lets the runtime user write the spool and nothing of the application', () => {
