@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { bool, bytes, int, list, MiB } from './config-values.ts';
 import { filterFields } from './sinks/filter.ts';
 import { SinksSettings } from './sinks/settings.ts';
+import { FlowsSettings } from './sources/flow-settings.ts';
 import { SourcesSettings } from './sources/settings.ts';
 
 /**
@@ -161,6 +162,8 @@ export const Settings = z.object({
         })
         .strict()
         .prefault({}),
+      /** `POST /v1/flows` (Cilium Hubble): its limits, volume filter and drop-metric namespaces. */
+      flows: FlowsSettings,
     })
     .strict()
     .prefault({}),
@@ -251,6 +254,9 @@ export const ENV_VARS = {
   KLAXON_SPOOL_DIR: 'ingest.spool.dir',
   KLAXON_SPOOL_MAX_BYTES: 'ingest.spool.maxBytes',
   KLAXON_SPOOL_KAFKA_TIMEOUT_MS: 'ingest.spool.kafkaTimeoutMs',
+  KLAXON_FLOWS_BODY_LIMIT: 'ingest.flows.bodyLimit',
+  KLAXON_FLOWS_MAX_ITEMS: 'ingest.flows.maxItems',
+  KLAXON_FLOWS_METRIC_NAMESPACES: 'ingest.flows.metricNamespaces',
   KLAXON_RULES: 'detect.rules',
   KLAXON_ALERTS_FILE: 'detect.alertsFile',
   KLAXON_DETECT_PORT: 'detect.port',

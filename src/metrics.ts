@@ -22,7 +22,7 @@ export const ingestRequests = new Counter({
 });
 export const ingestEvents = new Counter({
   name: 'klaxon_ingest_events_total',
-  help: 'Events received, by source (audit|falco), cluster and outcome (accepted|rejected|duplicate).',
+  help: 'Events received, by source (audit|falco|flows), cluster and outcome (accepted|rejected|duplicate).',
   labelNames: ['source', 'cluster', 'outcome'] as const,
   registers: r,
 });
@@ -44,6 +44,33 @@ export const busProduceSeconds = new Histogram({
   help: 'Time for the bus to acknowledge a produced batch.',
   labelNames: ['topic'] as const,
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: r,
+});
+
+// Cilium Hubble flows at ingest (POST /v1/flows): what the volume filter did, what Hubble itself lost, and the
+// policy drops. Every label value is from a fixed set or Klaxon's configuration, never a flow's.
+export const ingestFlows = new Counter({
+  name: 'klaxon_ingest_flows_total',
+  help: 'Hubble flows read at ingest, by cluster, decision (published|filtered) and the volume filter’s reason (policy-drop|audit|watched-destination|other-drop|allowed|reply).',
+  labelNames: ['cluster', 'decision', 'reason'] as const,
+  registers: r,
+});
+export const ingestHubbleRecords = new Counter({
+  name: 'klaxon_ingest_hubble_records_total',
+  help: 'Hubble records that hold no flow (lost_events, agent_event, debug_event, node_status): counted, not rejected.',
+  labelNames: ['cluster', 'kind'] as const,
+  registers: r,
+});
+export const hubbleLostEvents = new Counter({
+  name: 'klaxon_hubble_lost_events_total',
+  help: 'Events Hubble reports it lost (its lost_events notices: a ring buffer or queue overflowed), by cluster.',
+  labelNames: ['cluster'] as const,
+  registers: r,
+});
+export const networkPolicyDrops = new Counter({
+  name: 'klaxon_network_policy_drops_total',
+  help: 'Packets and L7 requests dropped by network policy (Hubble drop notifications and L7 denials; policy verdict events are not counted twice), by cluster, direction and namespace (one of ingest.flows.metricNamespaces, other, or none).',
+  labelNames: ['cluster', 'direction', 'namespace'] as const,
   registers: r,
 });
 
@@ -71,6 +98,26 @@ export const spoolDropped = new Counter({
 export const spoolCorrupt = new Counter({
   name: 'klaxon_spool_corrupt_records_total',
   help: 'Torn or corrupt spool records found on recovery (checksum mismatch), skipped.',
+  registers: r,
+});
+
+// EKS: the CloudWatch Logs source (`type: cloudwatch`); `source` is the instance's name in `sources:`
+export const cloudwatchEvents = new Counter({
+  name: 'klaxon_cloudwatch_events_total',
+  help: 'CloudWatch Logs events the EKS source read, by outcome: new (sent on), late (sent on, found only by the late scan), repeat (read before: dropped), ignored (another stream, or before the start).',
+  labelNames: ['source', 'cluster', 'outcome'] as const,
+  registers: r,
+});
+export const cloudwatchLagSeconds = new Gauge({
+  name: 'klaxon_cloudwatch_lag_seconds',
+  help: 'Now minus the time of the newest event the EKS CloudWatch Logs source has read (grows while the cluster logs nothing).',
+  labelNames: ['source', 'cluster'] as const,
+  registers: r,
+});
+export const cloudwatchErrors = new Counter({
+  name: 'klaxon_cloudwatch_errors_total',
+  help: 'Failed polls of the EKS CloudWatch Logs source, by kind (throttled|unavailable|credentials|access_denied|not_found|retry_later|checkpoint|overflow|other).',
+  labelNames: ['source', 'cluster', 'kind'] as const,
   registers: r,
 });
 
@@ -170,6 +217,26 @@ export const consumerLag = new Gauge({
   registers: r,
 });
 
+// The eventhubs source (AKS diagnostic logs over Event Hubs' Kafka endpoint); `source` is the instance's name.
+export const eventHubsMessages = new Counter({
+  name: 'klaxon_eventhubs_messages_total',
+  help: 'Event Hubs messages (diagnostic-logs documents) read and committed, by source.',
+  labelNames: ['source'] as const,
+  registers: r,
+});
+export const eventHubsRecords = new Counter({
+  name: 'klaxon_eventhubs_records_total',
+  help: 'Diagnostic-log records read, by source and outcome (accepted: durable; rejected: broken or of a cluster the source does not read; ignored: another log category).',
+  labelNames: ['source', 'outcome'] as const,
+  registers: r,
+});
+export const eventHubsLag = new Gauge({
+  name: 'klaxon_eventhubs_lag_messages',
+  help: 'Messages of the hub not committed yet by the source, by source and partition (partitions this replica reads).',
+  labelNames: ['source', 'partition'] as const,
+  registers: r,
+});
+
 // Security signals the hardening guides ask to watch: counters by cluster and a
 // small fixed label, so a Grafana panel needs no log search.
 export const k8sAuthFailures = new Counter({
@@ -224,5 +291,19 @@ export const falcoAlerts = new Counter({
   name: 'klaxon_falco_alerts_total',
   help: 'Falco alerts received, by priority.',
   labelNames: ['cluster', 'priority'] as const,
+  registers: r,
+});
+
+// Pub/Sub sources (GKE): `pubsub` (pull) and `pubsub-push`, by the source's name in `sources:`.
+export const pubsubMessages = new Counter({
+  name: 'klaxon_pubsub_messages_total',
+  help: 'Pub/Sub messages of the pubsub and pubsub-push sources, by source and outcome: received, acked (events durable, or dead-lettered), nacked (redelivered later), deadlettered (never convertible: acked, reason logged).',
+  labelNames: ['source', 'outcome'] as const,
+  registers: r,
+});
+export const pubsubEvents = new Counter({
+  name: 'klaxon_pubsub_events_total',
+  help: 'Audit events converted from the GKE entries of Pub/Sub messages, by source.',
+  labelNames: ['source'] as const,
   registers: r,
 });

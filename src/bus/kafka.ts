@@ -49,7 +49,7 @@ interface Pending {
 }
 
 /** kafkajs logs through pino, quietly (kafkajs is chatty at INFO). */
-function logCreator(logger: Logger) {
+export function logCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;

@@ -48,7 +48,7 @@ export function registerNormalize(program: Command): void {
   program
     .command('normalize')
     .description(
-      'print the normalized (ECS, redacted) events of audit log and Falco alert files as JSON lines',
+      'print the normalized (ECS, redacted) events of audit log, Falco alert and Hubble flow files as JSON lines',
     )
     .argument(
       '<paths...>',

@@ -33,7 +33,7 @@ interface Head {
 async function* fileEvents(
   file: string,
   cluster: string,
-  bad: (where: string, reason: string) => Promise<void>,
+  bad: (where: string, reason: string, skip?: boolean) => Promise<void>,
   counts: { records: number },
 ): AsyncGenerator<Head> {
   for await (const record of readRecords(file)) {
@@ -44,7 +44,7 @@ async function* fileEvents(
     counts.records++;
     const result = normalizeAny(record.raw, { cluster });
     if (!result.ok) {
-      await bad(record.where, result.reason);
+      await bad(record.where, result.reason, result.skip);
       continue;
     }
     const time = Date.parse(result.event['@timestamp']);
@@ -86,7 +86,7 @@ export interface ReplayOptions {
 }
 
 /**
- * Replays audit and Falco files through the detections. Alerts are JSON lines (or text) on
+ * Replays audit, Falco and Hubble flow files through the detections. Alerts are JSON lines (or text) on
  * `out`; bad records (`file:line: reason`), progress and a summary on `err`.
  * Returns the exit code.
  */
@@ -114,16 +114,17 @@ export async function runReplay(
   const detector = new Detector(ruleset);
   const min = LEVELS.indexOf(opts.minLevel);
   const failAt = opts.failOn ? LEVELS.indexOf(opts.failOn) : Number.POSITIVE_INFINITY;
-  const counts = { records: 0, bad: 0, events: 0 };
+  const counts = { records: 0, bad: 0, skipped: 0, events: 0 };
   const final = new Map<string, Alert>();
   const byRule = new Map<string, number>();
   let failed = false;
   const line = (a: Alert) =>
     opts.format === 'text' ? formatAlertText(a, opts.color === true) : JSON.stringify(a);
 
-  const bad = async (where: string, reason: string) => {
-    counts.bad++;
-    await writeLine(err, `${where}: ${reason}\n`);
+  const bad = async (where: string, reason: string, skip?: boolean) => {
+    if (skip) counts.skipped++;
+    else counts.bad++;
+    await writeLine(err, `${where}: ${skip ? 'skipped, ' : ''}${reason}\n`);
   };
   const emit = async (alerts: Alert[]) => {
     for (const a of alerts) {
@@ -154,7 +155,8 @@ export async function runReplay(
   const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');
   await writeLine(
     err,
-    `klaxon replay: ${files.length} file(s), ${counts.records} record(s), ${counts.events} event(s), ${counts.bad} bad; ` +
+    `klaxon replay: ${files.length} file(s), ${counts.records} record(s), ${counts.events} event(s), ${counts.bad} bad` +
+      `${counts.skipped > 0 ? `, ${counts.skipped} skipped (no event in them)` : ''}; ` +
       `${[...byRule.values()].reduce((a, b) => a + b, 0)} alert(s)${fired ? ` (${fired})` : ''}\n`,
   );
   return failed ? 1 : 0;
@@ -174,11 +176,11 @@ export function registerReplay(program: Command): void {
   program
     .command('replay')
     .description(
-      'Run the detections over audit log and Falco alert files; alerts on stdout (text on a terminal, else JSON lines).',
+      'Run the detections over audit log, Falco alert and Hubble flow files; alerts on stdout (text on a terminal, else JSON lines).',
     )
     .argument(
       '<paths...>',
-      'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, .gz)',
+      'files or directories (JSON lines, EventList or JSON arrays, Falco JSON lines, Hubble exporter files and hubble observe -o jsonpb output, .gz)',
     )
     .option(
       '--rules <dir>',

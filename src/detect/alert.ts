@@ -21,6 +21,7 @@ export function alertId(ruleId: string, key: string, firstEventId: string): stri
 export function contextOf(event: NormalizedEvent): AlertContext {
   const ctx: AlertContext = { '@timestamp': event['@timestamp'], dataset: event.event.dataset };
   if (event.user?.name) ctx.user = { name: event.user.name };
+  if (event.related?.user?.length) ctx.related = { user: event.related.user };
   if (event.source?.ip) ctx.source = { ip: event.source.ip };
   if (event.user_agent?.original) ctx.user_agent = { original: event.user_agent.original };
   const o = event.orchestrator;

@@ -4,17 +4,15 @@ import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { AlertContext, Signal } from '../schema/signal.ts';
 import { alertId, buildAlert } from './alert.ts';
+import type { WindowEntry } from './correlations/strategy.ts';
 import { compileField, firstValue } from './fields.ts';
-import type { CorrelationCondition, CorrelationRule, DetectionRule } from './ruleset.ts';
+import type { CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
 
-interface Entry {
-  time: number;
+interface Entry extends WindowEntry {
   eventId: string;
-  rule: string;
-  value?: string;
   context: AlertContext;
 }
 
@@ -42,45 +40,6 @@ export interface CorrelatorOptions {
   now: () => Date;
 }
 
-/** Conditions with lower bounds only fire as soon as they hold; the others are judged when the window closes. */
-function immediate(c: CorrelationRule): boolean {
-  if (!c.condition) return true;
-  const keys = Object.keys(c.condition);
-  return keys.length > 0 && keys.every((k) => k === 'gt' || k === 'gte');
-}
-
-function holds(cond: CorrelationCondition, n: number): boolean {
-  if (cond.gt !== undefined && !(n > cond.gt)) return false;
-  if (cond.gte !== undefined && !(n >= cond.gte)) return false;
-  if (cond.lt !== undefined && !(n < cond.lt)) return false;
-  if (cond.lte !== undefined && !(n <= cond.lte)) return false;
-  if (cond.eq !== undefined && n !== cond.eq) return false;
-  if (cond.neq !== undefined && n === cond.neq) return false;
-  return true;
-}
-
-function orderedPrefix(c: CorrelationRule, entries: Entry[], from: number, to: number): number {
-  let want = 0;
-  for (let k = from; k < to && want < c.rules.length; k++) if (entries[k]!.rule === c.rules[want]!.id) want++;
-  return want;
-}
-
-function measure(c: CorrelationRule, entries: Entry[], from: number, to: number): number {
-  if (c.type === 'event_count') return to - from;
-  if (c.type === 'temporal_ordered') return orderedPrefix(c, entries, from, to);
-  const distinct = new Set<string>();
-  for (let k = from; k < to; k++) {
-    const e = entries[k]!;
-    distinct.add(c.type === 'value_count' ? (e.value ?? '') : e.rule);
-  }
-  return distinct.size;
-}
-
-function satisfied(c: CorrelationRule, n: number): boolean {
-  if (c.condition) return holds(c.condition, n);
-  return n >= c.rules.length;
-}
-
 function timespanText(ms: number): string {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
@@ -98,12 +57,7 @@ function correlationMessage(
   const by = Object.entries(group)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
-  const names = c.rules.map((r) => r.name);
-  let what: string;
-  if (c.type === 'event_count') what = `${n} events of ${names.join(' or ')}`;
-  else if (c.type === 'value_count') what = `${n} distinct ${c.field} in ${names.join(' or ')}`;
-  else if (c.type === 'temporal_ordered') what = names.join(' then ');
-  else what = `${names.join(' and ')} together`;
+  const what = c.strategy.describe(c, n);
   const cluster = ctx.orchestrator?.cluster?.name ?? 'unknown';
   const user = actorNamed ? ctx.user?.name : undefined;
   const actor = user && !Object.values(group).includes(user) ? ` by ${user}` : '';
@@ -143,8 +97,9 @@ function correlationContext(window: readonly Entry[], last: Entry): AlertContext
 /**
  * Correlation windows over event time, fed by signals only (so a replica that
  * re-reads the signals rebuilds the same state and the same alert ids).
- * Sliding windows: event_count and value_count look at the window ending and the
- * window starting at each new signal; temporal types at every window holding it.
+ * Sliding windows: each correlation type's strategy (correlations/) says which
+ * windows a new signal can complete, what is counted and whether the condition
+ * is judged at once or when the window closes; the bookkeeping is here.
  * When a condition holds the alert is emitted at once (revision 0); later
  * signals of the same window fold into it and a revision 1 follows when the
  * window closes. State is bounded: signals older than the watermark (latest
@@ -182,7 +137,7 @@ export class Correlator {
    * the strict lateness: their windows may already have been judged.
    */
   private allowedLateness(c: CorrelationRule): number {
-    return immediate(c) ? this.opts.latenessMs + c.timespanMs : this.opts.latenessMs;
+    return c.strategy.immediate(c) ? this.opts.latenessMs + c.timespanMs : this.opts.latenessMs;
   }
 
   private watermark(): number {
@@ -237,7 +192,7 @@ export class Correlator {
       let at = g.entries.length;
       while (at > 0 && g.entries[at - 1]!.time > entry.time) at--;
       g.entries.splice(at, 0, entry);
-      if (immediate(c)) this.tryFire(g, at, out);
+      if (c.strategy.immediate(c)) this.tryFire(g, at, out);
       this.due(g);
     }
     out.push(...this.advance(signal.time));
@@ -256,41 +211,10 @@ export class Correlator {
   /** Looks for a window holding entry `at` in which the condition holds; fires on the first found. */
   private tryFire(g: Group, at: number, out: Alert[]): void {
     const c = g.corr;
-    const span = c.timespanMs;
-    const es = g.entries;
-    const t = es[at]!.time;
-    const windows: [number, number][] = [];
-    if (c.type === 'event_count' || c.type === 'value_count') {
-      let from = at;
-      while (from > 0 && es[from - 1]!.time >= t - span) from--;
-      let to = at + 1;
-      while (to < es.length && es[to]!.time <= t) to++;
-      windows.push([from, to]);
-      // Signals can arrive out of event-time order (several partitions feed one window):
-      // also every window holding `at` that ends at a later entry, not only the one starting at it.
-      let start = from;
-      for (let end = to; end < es.length && es[end]!.time <= t + span; ) {
-        const te = es[end]!.time;
-        while (es[start]!.time < te - span) start++;
-        while (end < es.length && es[end]!.time <= te) end++;
-        windows.push([start, end]);
-      }
-    } else {
-      // An ordered match starts at an entry of the first rule: a window starting anywhere else
-      // is matched as well by the one starting at its first such entry, which reaches further.
-      // Without this, a busy identity's group costs O(n²) per signal.
-      const first = c.type === 'temporal_ordered' ? c.rules[0]?.id : undefined;
-      for (let s = 0; s <= at; s++) {
-        if (es[s]!.time < t - span) continue;
-        if (first !== undefined && es[s]!.rule !== first) continue;
-        let e = s;
-        while (e < es.length && es[e]!.time <= es[s]!.time + span) e++;
-        windows.push([s, e]);
-      }
-    }
-    for (const [from, to] of windows) {
-      const n = measure(c, es, from, to);
-      if (satisfied(c, n)) {
+    const strategy = c.strategy;
+    for (const [from, to] of strategy.windows(c, g.entries, at)) {
+      const n = strategy.measure(c, g.entries, from, to);
+      if (strategy.satisfied(c, n)) {
         this.fire(g, from, to, n, out);
         return;
       }
@@ -318,7 +242,7 @@ export class Correlator {
       created: this.opts.now().toISOString(),
       correlation: { type: c.type, group: g.group },
     });
-    if (immediate(c)) {
+    if (c.strategy.immediate(c)) {
       g.fired = {
         alert,
         end: window[0]!.time + c.timespanMs,
@@ -395,7 +319,7 @@ export class Correlator {
   private settle(g: Group, wm: number, out: Alert[]): void {
     const c = g.corr;
     if (g.fired && g.fired.end < wm) this.closeFired(g, out);
-    if (immediate(c)) {
+    if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
       let drop = 0;
       while (drop < g.entries.length && g.entries[drop]!.time < wm - c.timespanMs) drop++;
@@ -406,8 +330,8 @@ export class Correlator {
       const end = g.entries[0]!.time + c.timespanMs;
       let to = 0;
       while (to < g.entries.length && g.entries[to]!.time <= end) to++;
-      const n = measure(c, g.entries, 0, to);
-      if (satisfied(c, n)) this.fire(g, 0, to, n, out);
+      const n = c.strategy.measure(c, g.entries, 0, to);
+      if (c.strategy.satisfied(c, n)) this.fire(g, 0, to, n, out);
       else g.entries.splice(0, to);
     }
   }
@@ -459,7 +383,7 @@ export function signalsFor(
     }
     if (!complete) continue;
     let value: string | undefined;
-    if (c.type === 'value_count') {
+    if (c.strategy.needsValue) {
       const field = (rule.declaredName && c.aliases[c.field!]?.[rule.declaredName]) || c.field!;
       value = firstValue(accessor(field, rule), event);
       if (value === undefined) continue;

@@ -1,5 +1,6 @@
 import type { Level } from '../schema/alert.ts';
 import type { RuleTestCase } from '../schema/rule.ts';
+import type { CorrelationStrategy } from './correlations/strategy.ts';
 import type { EventPredicate, Requirements } from './detection.ts';
 import type { FieldAccessor, FieldScope } from './fields.ts';
 import type { PlaceholderStore } from './placeholders.ts';
@@ -54,6 +55,10 @@ export interface CorrelationRule extends RuleMeta {
   kind: 'correlation';
   declaredName?: string;
   type: CorrelationType;
+  /** What the type does (correlations/): the correlator asks it instead of testing `type`. */
+  strategy: CorrelationStrategy;
+  /** Referred rules as written (ids or names). */
+  refs: string[];
   /** Referred rules, in the order written (temporal_ordered). */
   rules: (DetectionRule | CorrelationRule)[];
   groupBy: string[];
@@ -81,14 +86,18 @@ export interface FilterRule {
   match: EventPredicate;
 }
 
+/** A compiled rule document, by its kind (kinds/). */
+export type Rule = DetectionRule | CorrelationRule | FilterRule;
+export type RuleKindName = Rule['kind'];
+
 /** Everything the CLI needs about a loaded document (list, lint, test). */
 export interface LoadedDoc {
   file: string;
   line: number;
-  type: 'detection' | 'correlation' | 'filter';
+  type: RuleKindName;
   raw: Record<string, unknown>;
   /** The compiled rule, when the document loaded. */
-  rule?: DetectionRule | CorrelationRule | FilterRule;
+  rule?: Rule;
   tests?: RuleTestCase[];
 }
 

@@ -17,6 +17,7 @@ import { BusPublisher, type EventPublisher } from './publisher.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { falcoRoutes } from './routes/falco.ts';
+import { flowRoutes } from './routes/flows.ts';
 
 export interface IngestAppOptions {
   settings: Pick<Settings, 'ingest' | 'kafka'>;
@@ -113,6 +114,8 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   );
 
   app.register(healthRoutes(() => readiness(options, publisher)));
+  // Push sources authenticate their own senders (a Firehose access key …): each in its own scope, outside the guard.
+  for (const routes of options.sourceRoutes ?? []) app.register(routes);
 
   const rateLimiter =
     limits.rateLimit > 0 ? new RateLimiter({ rate: limits.rateLimit, burst: limits.rateBurst }) : undefined;
@@ -128,6 +131,9 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     );
     await ingest.register(
       falcoRoutes({ acceptor, bodyLimit: limits.falcoBodyLimit, maxItems: limits.maxItems }),
+    );
+    await ingest.register(
+      flowRoutes({ acceptor, settings: limits.flows, eventLimit: limits.auditEventLimit }),
     );
   });
   return app;

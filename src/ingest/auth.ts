@@ -160,7 +160,8 @@ function isTlsSocket(socket: unknown): socket is TLSSocket {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-function countAuthorization(rawHeaders: readonly string[] | undefined): number {
+/** How many Authorization headers a request carries (Node keeps only the first in `headers`). */
+export function countAuthorization(rawHeaders: readonly string[] | undefined): number {
   let n = 0;
   for (let i = 0; rawHeaders && i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === 'authorization') n++;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { ingestRejected, ingestRequests } from '../metrics.ts';
 import type { RejectReason } from './rejections.ts';
@@ -110,14 +110,4 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
-}
-
-/**
- * Ends a refused request's connection as soon as its answer is written, instead of keeping it for the
- * next request: a sender without a valid credential cannot hold it by trickling the body until the
- * request deadline. No `Connection: close` header: with it Node would destroy the socket without reading
- * the body bytes already in flight, and the reset could cost the client the answer.
- */
-export function closeAfterResponse(res: ServerResponse, socket: Socket): void {
-  res.once('finish', () => socket.end());
 }

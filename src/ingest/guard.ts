@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestRejected, ingestRequests } from '../metrics.ts';
 import { type AuthConfig, authenticate } from './auth.ts';
-import { closeAfterResponse } from './connections.ts';
 import { type IngestError, sendError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -29,11 +28,13 @@ export function mediaType(header: string | undefined): string {
 }
 
 /**
- * A request refused before its body was read is answered at once and its connection closed, so a sender
- * without a valid credential cannot hold the connection by trickling the body.
+ * A request refused before its body was read is answered at once and its connection closed (`Connection:
+ * close`: Node ends the socket once the answer is sent, and the client knows not to reuse it), so a sender
+ * without a valid credential cannot hold the connection by trickling the body. A client still sending a large
+ * body may see the connection reset instead of the answer; it retries, as it would on the answer.
  */
-function refuse(reply: FastifyReply, error: IngestError, reason: string): FastifyReply {
-  closeAfterResponse(reply.raw, reply.request.raw.socket);
+export function refuse(reply: FastifyReply, error: IngestError, reason: string): FastifyReply {
+  reply.header('connection', 'close');
   return sendError(reply, error, reason);
 }
 

@@ -11,9 +11,10 @@ import {
 import { canonicalJson } from './falco.ts';
 import { canonicalFlow, canonicalRecord, dropReasonName } from './flow-canonical.ts';
 import { redactFlow } from './flow-redact.ts';
+import { klaxonSection } from './klaxon-section.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
 import { isRecord, sanitizeJson } from './redact.ts';
-import { canonicalTime } from './time.ts';
+import { boundedTimestamp, canonicalTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
 
 /** A flow read from an exporter line, a `hubble observe` line or a bare `flow.Flow` object. */
@@ -89,7 +90,7 @@ export function parseFlowRecord(raw: unknown): ParsedFlowRecord {
       const lost = lostCount(record.data.lost_events);
       return lost === undefined
         ? { ok: false, kind: other, reason }
-        : { ok: false, kind: other, reason, lost };
+        : { ok: false, kind: other, reason: `${reason} (Hubble lost ${lost} events)`, lost };
     }
     if (!isRecord(record.data.flow))
       return { ok: false, kind: 'invalid', reason: 'flow: expected an object' };
@@ -296,7 +297,10 @@ export function normalizeFlow(raw: unknown, ctx: NormalizeContext): NormalizeRes
   return withoutThrowing(
     (r, c) => {
       const parsed = parseFlowRecord(r);
-      return parsed.ok ? toEvent(parsed.record, c) : { ok: false, reason: parsed.reason };
+      if (parsed.ok) return toEvent(parsed.record, c);
+      return parsed.kind === 'invalid'
+        ? { ok: false, reason: parsed.reason }
+        : { ok: false, reason: parsed.reason, skip: true };
     },
     raw,
     ctx,
@@ -305,8 +309,10 @@ export function normalizeFlow(raw: unknown, ctx: NormalizeContext): NormalizeRes
 
 function toEvent(record: FlowRecord, ctx: NormalizeContext): NormalizeResult {
   const { flow } = record;
-  const timestamp = canonicalTime(flow.time) ?? canonicalTime(record.time) ?? canonicalTime(ctx.receivedAt);
-  if (timestamp === undefined) return { ok: false, reason: 'missing or invalid time' };
+  const own = canonicalTime(flow.time) ?? canonicalTime(record.time) ?? canonicalTime(ctx.receivedAt);
+  if (own === undefined) return { ok: false, reason: 'missing or invalid time' };
+  // A sender must not date flows into the future, where they would move correlation windows and clocks.
+  const time = boundedTimestamp(own, ctx.receivedAt, ctx.maxAheadMs);
 
   const redaction = redactFlow(record.raw);
   const sanitized = sanitizeJson(redaction.value);
@@ -319,7 +325,7 @@ function toEvent(record: FlowRecord, ctx: NormalizeContext): NormalizeResult {
   const verdict = nonEmpty(flow.verdict) ?? 'VERDICT_UNKNOWN';
   const { type, outcome } = verdictTypes(verdict, flow.Type === 'L7' || Boolean(flow.l7));
   const event: NormalizedEvent = {
-    '@timestamp': timestamp,
+    '@timestamp': time.timestamp,
     event: {
       kind: 'event',
       dataset: 'cilium.hubble',
@@ -362,6 +368,7 @@ function toEvent(record: FlowRecord, ctx: NormalizeContext): NormalizeResult {
   if (host) event.host = { hostname: host };
   setL7(event, flow);
   const redacted = [...redaction.redacted, ...sanitized.redacted].map((p) => `/hubble/flow${p}`);
-  if (redacted.length > 0) event.klaxon = { redacted };
+  const klaxon = klaxonSection({ redacted, claimedTimestamp: time.claimed });
+  if (klaxon) event.klaxon = klaxon;
   return { ok: true, event };
 }

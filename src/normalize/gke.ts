@@ -138,12 +138,13 @@ function okCode(verb: string, subresource: string | undefined): number {
 /**
  * The response status: the API server's own `Status` when the entry carries it
  * (failures at RequestResponse level), else the google.rpc code mapped back.
+ * An entry without `status` says nothing of the outcome: none is invented.
  */
 function responseStatus(
   payload: GkeAuditLog,
   verb: string,
   subresource: string | undefined,
-): Record<string, unknown> {
+): Record<string, unknown> | undefined {
   const response = payload.response;
   if (isRecord(response) && (response['@type'] === STATUS_TYPE || response.kind === 'Status')) {
     const code = response.code;
@@ -156,13 +157,14 @@ function responseStatus(
       return out;
     }
   }
-  const rpc = payload.status?.code ?? 0;
+  if (!isRecord(payload.status)) return undefined;
+  const rpc = payload.status.code ?? 0;
   if (rpc === 0) return { code: okCode(verb, subresource) };
   const out: Record<string, unknown> = {
     code: RPC_TO_HTTP[rpc] ?? 500,
     status: 'Failure',
   };
-  const message = str(payload.status?.message) ?? RPC_NAMES[rpc];
+  const message = str(payload.status.message) ?? RPC_NAMES[rpc];
   if (message) out.message = message;
   return out;
 }
@@ -269,7 +271,8 @@ function convert(raw: unknown): GkeConversion {
   const agent = str(payload.requestMetadata?.callerSuppliedUserAgent);
   if (agent) event.userAgent = agent;
   if (target.objectRef) event.objectRef = target.objectRef;
-  event.responseStatus = responseStatus(payload, method.verb, target.subresource);
+  const status = responseStatus(payload, method.verb, target.subresource);
+  if (status) event.responseStatus = status;
   if (request) event.requestObject = request;
   if (response) event.responseObject = response;
   const time = str(entry.timestamp) ?? str(entry.receiveTimestamp);

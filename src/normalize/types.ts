@@ -14,4 +14,10 @@ export interface NormalizeContext {
   maxAheadMs?: number;
 }
 
-export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
+export type NormalizeResult =
+  | { ok: true; event: NormalizedEvent }
+  /**
+   * `skip`: a well-formed record of the stream that holds no event (a Hubble lost-events notice, an agent
+   * event): not bad input, so readers count it apart from what they reject.
+   */
+  | { ok: false; reason: string; skip?: true };

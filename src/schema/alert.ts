@@ -60,6 +60,8 @@ export const Alert = z.object({
     correlation: z.object({ type: z.string(), group: z.record(z.string(), z.string()) }).optional(),
   }),
   user: z.object({ name: z.string().optional() }).optional(),
+  /** Every identity behind the user (ECS): a cloud user's object id or ARN, an impersonated user. */
+  related: z.object({ user: z.array(z.string()).optional() }).optional(),
   source: EndpointFields.optional(),
   destination: EndpointFields.optional(),
   network: NetworkFields.optional(),

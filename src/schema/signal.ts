@@ -4,6 +4,7 @@ import { Alert } from './alert.ts';
 /** The fields of an event an alert carries as context (DESIGN §3.4). */
 export const AlertContext = Alert.pick({
   user: true,
+  related: true,
   source: true,
   destination: true,
   network: true,

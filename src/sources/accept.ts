@@ -60,6 +60,11 @@ export class Acceptor {
     this.opts = opts;
   }
 
+  /** The largest item it accepts, in bytes (a source that measures items itself checks the same limit). */
+  get maxItemBytes(): number {
+    return this.opts.maxItemBytes;
+  }
+
   /** Whether `accept` can make events durable now (readiness). */
   ready(): Promise<boolean> {
     return this.opts.publisher.ready();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { unwrapCloudRecord } from '../normalize/cloud-record.ts';
 import { concatenatedValues } from './json-sequence.ts';
 
 /** One record read from a file, or why a part of the file could not be read. */
@@ -19,8 +20,27 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** A parsed value as records: an `EventList`'s items and a JSON array's elements each become one (`where#index`). */
+/** A managed cluster's delivery as records of its audit events; undefined for any other value. */
+function cloudRecords(value: unknown, where: string): FileRecord[] | undefined {
+  const cloud = unwrapCloudRecord(value);
+  return cloud?.batch.items.map((item) => {
+    const at = item.where === '' ? where : `${where}#${item.where}`;
+    return item.ok ? { raw: item.event, where: at } : { error: item.reason, where: at };
+  });
+}
+
+/**
+ * A parsed value as records: an `EventList`'s items and a JSON array's elements each become one (`where#index`);
+ * a managed cluster's delivery (a Firehose request, a CloudWatch Logs subscription payload, `aws logs
+ * filter-log-events` output, GKE and AKS exports), alone or in an array, gives its audit events
+ * (`where#records[0].logEvents[3]`), leaving out on purpose what is none (control messages, other log streams).
+ */
 function* expand(value: unknown, where: string): Generator<FileRecord> {
+  const cloud = cloudRecords(value, where);
+  if (cloud) {
+    yield* cloud;
+    return;
+  }
   let items: unknown[] | undefined;
   if (Array.isArray(value)) {
     items = value;
@@ -36,7 +56,10 @@ function* expand(value: unknown, where: string): Generator<FileRecord> {
     yield { raw: value, where };
     return;
   }
-  for (let i = 0; i < items.length; i++) yield { raw: items[i], where: `${where}#${i}` };
+  for (let i = 0; i < items.length; i++) {
+    const at = `${where}#${i}`;
+    yield* cloudRecords(items[i], at) ?? [{ raw: items[i], where: at }];
+  }
 }
 
 /** JSON lines; `firstLine` numbers the first of `lines`. */
@@ -96,8 +119,10 @@ async function openStream(path: string): Promise<Readable> {
 
 /**
  * Reads audit log files (JSON lines as the API server's log backend writes
- * them, `EventList` documents, JSON arrays, possibly pretty-printed) and Falco
- * alert JSON lines; gzip is detected by its magic bytes. Streams line by line;
+ * them, `EventList` documents, JSON arrays, possibly pretty-printed), managed
+ * clusters' exports (EKS: `aws logs filter-log-events` output, CloudWatch Logs
+ * subscription payloads, Firehose request bodies; GKE, AKS) and Falco alert
+ * JSON lines; gzip is detected by its magic bytes. Streams line by line;
  * a file whose first line is not JSON on its own is taken as one document and
  * parsed whole (up to MAX_DOCUMENT_BYTES). `where` is `file:line`, with
  * `#index` for an item of an `EventList` or array. A broken line yields an

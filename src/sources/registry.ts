@@ -10,4 +10,9 @@ type ModuleOf<T extends SourceSettings['type']> = SourceModule<Extract<SourceSet
  */
 export const SOURCE_MODULES: { [T in SourceSettings['type']]: () => Promise<ModuleOf<T>> } = {
   file: async () => (await import('./file-tail.ts')).fileSource,
+  pubsub: async () => (await import('./pubsub.ts')).pubsubSource,
+  'pubsub-push': async () => (await import('./pubsub-push.ts')).pubsubPushSource,
+  cloudwatch: async () => (await import('./cloudwatch.ts')).cloudwatchSource,
+  firehose: async () => (await import('./firehose.ts')).firehoseSource,
+  eventhubs: async () => (await import('./eventhubs.ts')).eventHubsSource,
 };

@@ -1,13 +1,25 @@
 import { z } from 'zod';
+import { CloudWatchSourceSettings } from './cloudwatch-settings.ts';
+import { EventHubsSourceSettings } from './eventhubs-settings.ts';
 import { FileSourceSettings } from './file-tail-settings.ts';
+import { FirehoseSourceSettings } from './firehose-settings.ts';
+import { PubSubPushSourceSettings } from './pubsub-push-settings.ts';
+import { PubSubSourceSettings } from './pubsub-settings.ts';
 
 /**
  * The `sources:` section of the settings file: named, typed pull sources, one schema per type (next to each
  * source), told apart by `type`; unknown types and keys are refused with their path
- * (`sources.apiserver: Invalid input: expected "file"`). `klaxon serve` and `klaxon ingest` run every one
+ * (`sources.apiserver: Invalid input: expected "file"|…`). `klaxon serve` and `klaxon ingest` run every one
  * beside the HTTP routes, through the same accept path.
  */
-export const SourceSettings = z.discriminatedUnion('type', [FileSourceSettings]);
+export const SourceSettings = z.discriminatedUnion('type', [
+  FileSourceSettings,
+  PubSubSourceSettings,
+  PubSubPushSourceSettings,
+  CloudWatchSourceSettings,
+  FirehoseSourceSettings,
+  EventHubsSourceSettings,
+]);
 export type SourceSettings = z.infer<typeof SourceSettings>;
 
 /** A metrics label, a log field and a checkpoint key: short, lower case, no path characters. */

@@ -172,7 +172,7 @@ beforeAll(async () => {
   );
 
   // Traffic, in rounds until Prometheus sees the counters move: the audit traces as EventList
-  // batches, the Falco alerts one by one, and one batch with an invalid item (rejected-items
+  // batches, the Falco alerts one by one, Hubble flows, and one batch with an invalid item (rejected-items
   // panel). Rounds repeat because a scrape may land before, during or after any one of them.
   const events = auditEvents();
   expect(events.length).toBeGreaterThan(40);
@@ -187,6 +187,9 @@ beforeAll(async () => {
       expect(status, 'audit batch').toBeLessThan(300);
     }
     for (const alert of falcoAlerts()) expect(await post('/v1/falco', alert)).toBeLessThan(300);
+    // Hubble flows, as the exporter writes them: policy drops, a lost-events notice (network policy row).
+    for (const file of ['drop-networkpolicy.jsonl', 'lost-events.jsonl'])
+      expect(await post('/v1/flows', readFileSync(join(fixtures, 'hubble', file), 'utf8'))).toBeLessThan(300);
     await post(
       '/v1/audit',
       JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [{ kind: 'Event' }] }),

@@ -6,6 +6,17 @@ import { RetryLaterError } from '../publisher.ts';
 import type { RejectReason } from '../rejections.ts';
 
 /**
+ * Valid items a route chose not to publish (Hubble flows the volume filter drops, records that hold no flow):
+ * they make a batch valid, and the answer counts them in `fields`.
+ */
+export interface KeptItems {
+  count: number;
+  fields: Record<string, number>;
+  /** Called once the batch is settled (durable, or refused for good), not when the sender must retry it. */
+  settled?: () => void;
+}
+
+/**
  * Accepts a batch and answers as every ingest route does: `200 {accepted, rejected}` once the accepted events
  * are durable; `400 invalid_events` when no item is valid (retrying cannot help, a 200 would hide a broken
  * sender); `503` with Retry-After when nothing can be made durable now.
@@ -14,6 +25,7 @@ export async function acceptAndAnswer(
   acceptor: Acceptor,
   batch: SourceBatch,
   reply: FastifyReply,
+  kept: KeptItems = { count: 0, fields: {} },
 ): Promise<unknown> {
   let result: Awaited<ReturnType<Acceptor['accept']>>;
   try {
@@ -23,11 +35,12 @@ export async function acceptAndAnswer(
     reply.header('retry-after', String(err.retryAfterSeconds));
     return sendError(reply, 'unavailable', err.message);
   }
+  kept.settled?.();
   const { accepted, rejected } = result;
-  if (accepted === 0 && rejected.count > 0) {
+  if (accepted === 0 && kept.count === 0 && rejected.count > 0) {
     return sendError(reply, 'invalid_events', rejected.summary(), { accepted: 0, ...rejected.body() });
   }
-  return { accepted, ...rejected.body() };
+  return { accepted, ...kept.fields, ...rejected.body() };
 }
 
 /** A body that cannot even be split into items: 400, counted. */

@@ -163,6 +163,20 @@ describe('GKE LogEntry → audit.k8s.io/v1 Event', () => {
     expect(converted(entry).responseStatus).toMatchObject({ code: http, status: 'Failure' });
   });
 
+  it('leaves the response status out when the entry has no status at all: the outcome is not known', () => {
+    const entry = variant(byMethod('io.k8s.core.v1.secrets.get'), (e) => {
+      delete payloadOf(e).status;
+    });
+    const event = converted(entry);
+    expect(event).not.toHaveProperty('responseStatus');
+    const normalized = normalizeAudit(event, { cluster: 'prod-gke' });
+    expect(normalized.ok && normalized.event.event.outcome).toBe('unknown');
+    const empty = variant(byMethod('io.k8s.core.v1.secrets.get'), (e) => {
+      payloadOf(e).status = {};
+    });
+    expect(converted(empty).responseStatus).toEqual({ code: 200 });
+  });
+
   it('answers 200 for a successful non-create and 101 for a port-forward', () => {
     expect(converted(byMethod('io.k8s.core.v1.secrets.get')).responseStatus).toEqual({ code: 200 });
     const pf = entryFor(

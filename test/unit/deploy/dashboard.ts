@@ -6,6 +6,7 @@ export type Panel = {
   id: number;
   type: string;
   title: string;
+  gridPos: { h: number; w: number; x: number; y: number };
   targets?: Target[];
   datasource?: { uid: string };
   fieldConfig?: {

@@ -58,6 +58,9 @@ describe('deploy/grafana/dashboards/klaxon.json', () => {
       'klaxon_k8s_quota_exceeded_total',
       'klaxon_k8s_image_pull_failures_total',
       'klaxon_falco_alerts_total',
+      'klaxon_network_policy_drops_total',
+      'klaxon_ingest_flows_total',
+      'klaxon_hubble_lost_events_total',
     ]) {
       expect(all, series).toContain(series);
     }
@@ -68,7 +71,11 @@ describe('deploy/grafana/dashboards/klaxon.json', () => {
   it('filters every per-cluster metric by the cluster variable', () => {
     for (const p of panels) {
       for (const t of p.targets ?? []) {
-        if (/klaxon_(ingest_events|alerts|k8s_\w+|falco_alerts)_total/.test(t.expr)) {
+        if (
+          /klaxon_(ingest_events|alerts|k8s_\w+|falco_alerts|network_policy_drops|ingest_flows|hubble_\w+|ingest_hubble_records)_total/.test(
+            t.expr,
+          )
+        ) {
           expect(t.expr, p.title).toContain('cluster=~"$cluster"');
         }
       }
@@ -120,6 +127,32 @@ describe('deploy/grafana/dashboards/klaxon.json', () => {
       expect(all, series).toContain(series);
     }
     expect(all).not.toContain('klaxon_process_');
+  });
+
+  it('has the "Network policy violations" row: drops by bounded namespace and direction, the network alerts', () => {
+    const rowAt = dashboard.panels.findIndex(
+      (p) => p.type === 'row' && p.title === 'Network policy violations',
+    );
+    expect(rowAt).toBeGreaterThan(0);
+    const next = dashboard.panels.findIndex((p, i) => i > rowAt && p.type === 'row');
+    const row = dashboard.panels.slice(rowAt + 1, next < 0 ? undefined : next);
+    const exprs = row.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    expect(
+      exprs.some((e) => /sum by \(cluster, namespace\) \(rate\(klaxon_network_policy_drops_total/.test(e)),
+    ).toBe(true);
+    expect(
+      exprs.some((e) => /sum by \(cluster, direction\) \(rate\(klaxon_network_policy_drops_total/.test(e)),
+    ).toBe(true);
+    expect(exprs.some((e) => e.includes('rule=~"hubble-.*"'))).toBe(true);
+    // No panel lays over another: each row's panels sit below it and above the next row.
+    const cells = new Set<string>();
+    for (const p of dashboard.panels)
+      for (let dy = 0; dy < p.gridPos.h; dy++)
+        for (let dx = 0; dx < p.gridPos.w; dx++) {
+          const cell = `${p.gridPos.x + dx},${p.gridPos.y + dy}`;
+          expect(cells.has(cell), `${p.title} overlaps at ${cell}`).toBe(false);
+          cells.add(cell);
+        }
   });
 
   it('links the runbook through the runbook_base constant, the base of the alert rules', () => {

@@ -40,14 +40,15 @@ beforeAll(() => {
 afterAll(() => {
   if (container) sh('buildah', [...storage, 'rm', container]);
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** Runs a command in the image as its configuration says (user, working directory, environment). */
 function runInImage(...args: string[]) {
   return sh('buildah', [...storage, 'run', '--isolation', 'chroot', container, '--', ...args]);
 }
 
-describe('the image scripts/image builds', () => {
+// Each check runs Klaxon in the image (loading the whole catalogue, or running every rule's tests): seconds each.
+describe('the image scripts/image builds', { timeout: 120_000 }, () => {
   it('is an OCI archive named as the manifests and the chart reference it', () => {
     const index = JSON.parse(sh('tar', ['-xOf', archive, 'index.json']).stdout) as {
       manifests: { annotations: Record<string, string> }[];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { registry } from '../../../src/metrics.ts';
-import { rule, rulesFrom } from './helpers.ts';
+import { audit, detector, rule, rulesFrom, run } from './helpers.ts';
 
 const rejected = async () =>
   (await registry.getSingleMetric('klaxon_rules_rejected_total')!.get()).values[0]?.value ?? 0;
@@ -76,5 +76,144 @@ level: severe
       ),
     );
     expect(errors[0]!.reason).toMatch(/^tests\.0\.expect/);
+  });
+});
+
+const secretRead = `title: Secret read
+name: secret-read
+id: 0d000000-0000-4000-8000-000000000001
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {verb: get, objectRef.resource: secrets}
+  condition: sel
+level: low
+`;
+const correlation = (
+  name: string,
+  n: number,
+  rules: string,
+  type = 'event_count',
+  timespan = '5m',
+) => `title: Correlation ${name}
+name: ${name}
+id: 0d000000-0000-4000-8000-0000000001${String(n).padStart(2, '0')}
+correlation:
+  type: ${type}
+  rules: ${rules}
+  group-by: [user.username]
+  timespan: ${timespan}
+  condition: {gte: 2}
+level: high
+`;
+const read = (at: number) =>
+  audit({ verb: 'get', user: { username: 'eve' }, objectRef: { resource: 'secrets', name: 's' } }, at);
+
+describe('correlations over refused rules', () => {
+  it('a correlation over a refused correlation is refused, naming it (it could never fire)', async () => {
+    const before = await rejected();
+    const inner = correlation('inner', 1, '[nothing-here]');
+    const outer = correlation('outer', 2, '[inner, secret-read]', 'temporal');
+    const { ruleset, errors } = rulesFrom(secretRead, inner, outer);
+    expect(errors.map((e) => [e.where.replace(/.*\//, ''), e.reason])).toEqual([
+      ['rule1.yml:1', 'correlation refers to unknown rule(s): nothing-here'],
+      ['rule2.yml:1', 'correlation refers to rejected rule(s): inner'],
+    ]);
+    expect((await rejected()) - before).toBe(2);
+    expect(ruleset.correlations).toEqual([]);
+    expect(ruleset.docs.map((d) => d.rule?.kind)).toEqual(['detection', undefined, undefined]);
+    // The base rule is referred to by no correlation that loaded: it raises its own alerts.
+    expect(ruleset.rules[0]!.generates).toBe(true);
+    expect(ruleset.rules[0]!.correlations).toEqual([]);
+  });
+
+  it('refusal runs down a chain of correlations', () => {
+    const { ruleset, errors } = rulesFrom(
+      secretRead,
+      correlation('c1', 1, '[gone]'),
+      correlation('c2', 2, '[c1]'),
+      correlation('c3', 3, '[c2]'),
+      correlation('ok', 4, '[secret-read]'),
+    );
+    expect(errors.map((e) => e.reason)).toEqual([
+      'correlation refers to unknown rule(s): gone',
+      'correlation refers to rejected rule(s): c1',
+      'correlation refers to rejected rule(s): c2',
+    ]);
+    expect(ruleset.correlations.map((c) => c.name)).toEqual(['ok']);
+  });
+
+  it('a reference to a rule refused at build says it was refused', () => {
+    const bad = rule('sel: {verb: get}\ncondition: sel and nope', 'name: broken');
+    const { errors } = rulesFrom(bad, correlation('over-broken', 1, '[broken, elsewhere]'));
+    expect(errors.map((e) => e.reason)).toEqual([
+      'condition: unknown search identifier "nope"',
+      'correlation refers to unknown rule(s): elsewhere, and to rejected rule(s): broken',
+    ]);
+  });
+
+  it('correlations that refer back to themselves are refused', () => {
+    const { ruleset, errors } = rulesFrom(
+      secretRead,
+      correlation('ca', 1, '[cb, secret-read]'),
+      correlation('cb', 2, '[ca]'),
+      correlation('self', 3, '[self]'),
+      correlation('over-ca', 4, '[ca]'),
+    );
+    expect(errors.map((e) => e.reason)).toEqual([
+      'correlation refers back to itself through: cb',
+      'correlation refers back to itself through: ca',
+      'correlation refers back to itself through: self',
+      'correlation refers to rejected rule(s): ca',
+    ]);
+    expect(ruleset.correlations).toEqual([]);
+  });
+
+  it('a correlation over a loaded correlation still works', () => {
+    const alerts = run(
+      detector([
+        secretRead,
+        correlation('pair', 1, '[secret-read]', 'event_count', '1m'),
+        correlation('pairs', 2, '[pair]'),
+      ]),
+      [0, 1, 100, 101].map(read),
+    );
+    expect(alerts.map((a) => a.rule.name)).toEqual(['pairs']);
+  });
+
+  it('Sigma correlation types without a strategy are refused with the reason', () => {
+    const sum = correlation('sum', 1, '[secret-read]', 'value_sum').replace(
+      'condition: {gte: 2}',
+      'condition: {field: bytes, gte: 2}',
+    );
+    const { errors } = rulesFrom(secretRead, sum);
+    expect(errors.map((e) => [e.where.replace(/.*\//, ''), e.reason])).toEqual([
+      [
+        'rule1.yml:5',
+        'no strategy for type value_sum (Klaxon runs event_count, value_count, temporal, temporal_ordered)',
+      ],
+    ]);
+  });
+});
+
+describe('filters over unknown rules', () => {
+  it('are refused through the rejection path: reported, counted, and not applied', async () => {
+    const before = await rejected();
+    const filter = `title: Allow eve
+id: 0d000000-0000-4000-8000-0000000002ff
+logsource: {product: kubernetes, service: audit}
+filter:
+  rules: [secret-read, no-such-rule]
+  selection: {user.username: eve}
+  condition: not selection
+`;
+    const { ruleset, errors } = rulesFrom(secretRead, filter);
+    expect(errors.map((e) => [e.where.replace(/.*\//, ''), e.reason])).toEqual([
+      ['rule1.yml:1', 'filter refers to unknown detection rule(s): no-such-rule'],
+    ]);
+    expect((await rejected()) - before).toBe(1);
+    expect(ruleset.filters).toEqual([]);
+    expect(ruleset.docs[1]!.rule).toBeUndefined();
+    expect(run(detector([secretRead]), [read(0)]).map((a) => a.rule.name)).toEqual(['secret-read']);
+    expect(ruleset.rules[0]!.filters).toEqual([]);
   });
 });

@@ -278,7 +278,7 @@ describe('hostile input', () => {
       'null',
     ];
     for (const payload of payloads) {
-      for (const url of ['/v1/audit', '/v1/falco']) {
+      for (const url of ['/v1/audit', '/v1/falco', '/v1/flows']) {
         const res = await post(url, payload);
         expect(res.statusCode, `${url} ${String(payload).slice(0, 40)}`).toBeLessThan(500);
         expect(res.json()).toBeTypeOf('object');

@@ -129,6 +129,8 @@ describe('connections', () => {
       'Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n[';
     const refused = await exchange(port, head, ' ');
     expect(statusOf(refused.answer)).toBe(401);
+    // The client is told not to reuse the connection (a keep-alive client would otherwise send into a closed socket).
+    expect(refused.answer.toLowerCase()).toContain('connection: close');
     expect(refused.closedMs).toBeLessThan(5_000);
   });
 

@@ -269,6 +269,56 @@ describe('normalizeFlow: Hubble flows → ECS', () => {
     expect(none).toEqual({ ok: false, reason: 'missing or invalid time' });
   });
 
+  it('a flow dated ahead of its receipt is filed under the receive time, its claim kept (issue 22)', () => {
+    const flow = { verdict: 'DROPPED', IP: { source: '10.0.0.1', destination: '10.0.0.2' } };
+    const future = normalizeFlow({ flow: { ...flow, time: '2031-01-01T00:00:00.000000001Z' } }, ctx);
+    if (!future.ok) throw new Error(future.reason);
+    expect(future.event['@timestamp']).toBe(ctx.receivedAt);
+    expect(future.event.klaxon?.claimed_timestamp).toBe('2031-01-01T00:00:00.000000001Z');
+    // The record's time is the sender's word as much as the flow's.
+    const recordTime = normalizeFlow({ flow, time: '2026-11-30T12:05:00Z' }, ctx);
+    expect(recordTime.ok && recordTime.event['@timestamp']).toBe(ctx.receivedAt);
+    expect(recordTime.ok && recordTime.event.klaxon?.claimed_timestamp).toBe('2026-11-30T12:05:00Z');
+    // Within the allowed skew (default 60 s), and a tighter one that the context sets.
+    const skew = normalizeFlow({ flow: { ...flow, time: '2026-11-30T12:00:30Z' } }, ctx);
+    expect(skew.ok && skew.event['@timestamp']).toBe('2026-11-30T12:00:30Z');
+    expect(skew.ok && skew.event.klaxon).toBeUndefined();
+    const tight = normalizeFlow(
+      { flow: { ...flow, time: '2026-11-30T12:00:30Z' } },
+      { ...ctx, maxAheadMs: 10_000 },
+    );
+    expect(tight.ok && tight.event['@timestamp']).toBe(ctx.receivedAt);
+    // The past is the sender's to say (replays, a shipper's backlog).
+    const past = normalizeFlow({ flow: { ...flow, time: '2026-11-01T00:00:00Z' } }, ctx);
+    expect(past.ok && past.event['@timestamp']).toBe('2026-11-01T00:00:00Z');
+  });
+
+  it('the cluster is the credential’s: a ClusterMesh cluster_name or a node_name prefix stay raw fields', () => {
+    const result = normalizeFlow(
+      {
+        flow: {
+          time: '2026-11-30T09:00:00Z',
+          verdict: 'DROPPED',
+          drop_reason_desc: 'POLICY_DENIED',
+          IP: { source: '10.0.0.1', destination: '10.0.0.2' },
+          source: { cluster_name: 'attacker-cluster', namespace: 'shop', pod_name: 'web-1' },
+          destination: { cluster_name: 'other', namespace: 'data', pod_name: 'db-0' },
+          node_name: 'spoofed-cluster/node-a',
+          traffic_direction: 'EGRESS',
+        },
+        node_name: 'another-cluster/node-b',
+      },
+      ctx,
+    );
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.event.orchestrator.cluster).toEqual({ name: ctx.cluster });
+    expect(result.event.host).toEqual({ hostname: 'node-a' });
+    expect(JSON.stringify({ ...result.event, hubble: undefined })).not.toMatch(
+      /attacker|spoofed|another-cluster/,
+    );
+    expect(result.event.hubble?.flow).toMatchObject({ node_name: 'spoofed-cluster/node-a' });
+  });
+
   it('does not modify its input', () => {
     for (const raw of records('l7-dns-http.jsonl')) {
       const before = JSON.stringify(raw);
@@ -303,10 +353,16 @@ describe('normalizeFlow: Hubble flows → ECS', () => {
     expect(parseFlowRecord(lost)).toEqual({
       ok: false,
       kind: 'lost_events',
-      reason: 'not a flow: lost_events',
+      reason: 'not a flow: lost_events (Hubble lost 312 events)',
       lost: 312,
     });
-    expect(normalizeFlow(lost, ctx)).toEqual({ ok: false, reason: 'not a flow: lost_events' });
+    expect(normalizeFlow(lost, ctx)).toEqual({
+      ok: false,
+      reason: 'not a flow: lost_events (Hubble lost 312 events)',
+      skip: true,
+    });
+    expect(normalizeFlow({ node_status: { state: 'NODE_CONNECTED' } }, ctx)).toMatchObject({ skip: true });
+    expect(normalizeFlow({ flow: 'x' }, ctx)).not.toHaveProperty('skip');
     expect(parseFlowRecord({ agent_event: { type: 'ENDPOINT_CREATED' }, node_name: 'n' })).toMatchObject({
       kind: 'agent_event',
     });

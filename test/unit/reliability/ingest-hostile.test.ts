@@ -32,7 +32,9 @@ const OPEN = new Set(['/healthz', '/readyz', '/metrics']);
 describe('authentication on every route', () => {
   it('refuses every route but health, readiness and metrics without a credential', async () => {
     const all = routes();
-    expect(all.map((r) => r.path)).toEqual(expect.arrayContaining(['/v1/audit', '/v1/falco', ...OPEN]));
+    expect(all.map((r) => r.path)).toEqual(
+      expect.arrayContaining(['/v1/audit', '/v1/falco', '/v1/flows', ...OPEN]),
+    );
     for (const { path, method } of all) {
       const res = await app.inject({
         method: method as 'GET',
@@ -66,15 +68,19 @@ const hostileJson = fc.letrec((tie) => ({
 const polluted = () => ({}) as Record<string, unknown>;
 
 describe('hostile bodies (property-based)', () => {
-  it('never a 5xx and never prototype pollution, whatever JSON reaches either endpoint', async () => {
+  it('never a 5xx and never prototype pollution, whatever JSON reaches any endpoint', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('/v1/audit', '/v1/falco'),
+        fc.constantFrom('/v1/audit', '/v1/falco', '/v1/flows'),
         fc.oneof(
           hostileJson.map((v) => JSON.stringify(v) ?? 'null'),
           hostileJson.map((v) => JSON.stringify({ kind: 'EventList', items: [auditEvent(), v] })),
           hostileJson.map((v) => JSON.stringify([auditEvent({ requestObject: v, annotations: v })])),
           hostileJson.map((v) => JSON.stringify(falcoAlert({ output_fields: v }))),
+          hostileJson.map(
+            (v) =>
+              `${JSON.stringify({ flow: v, node_name: 'n' })}\n${JSON.stringify({ flow: { verdict: 'DROPPED', IP: v, l4: v, source: v } })}`,
+          ),
           fc.string().map((s) => `{"__proto__":{"polluted":${JSON.stringify(s)}},"kind":"Event"}`),
         ),
         async (url, payload) => {
@@ -91,7 +97,7 @@ describe('hostile bodies (property-based)', () => {
   it('never a 5xx for arbitrary bytes with any content type', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('/v1/audit', '/v1/falco'),
+        fc.constantFrom('/v1/audit', '/v1/falco', '/v1/flows'),
         fc.constantFrom(
           'application/json',
           'application/x-ndjson',

@@ -3,6 +3,7 @@
  * write when the thing the rule is about happens, with the level the rule must reach at least.
  */
 import type { Level } from '../../../src/schema/alert.ts';
+import { hubbleCases } from './attacks-hubble.ts';
 import { wave3Cases } from './attacks-wave3.ts';
 import {
   type Actor,
@@ -743,6 +744,7 @@ export function ruleCases(): RuleCase[] {
     ),
   ]);
   cases.push(...wave3Cases());
+  cases.push(...hubbleCases());
 
   // Detection wave 2 (issue 17).
   const refusedBy = (message: string, code = 403) => ({

@@ -52,7 +52,7 @@ function pod(
   };
 }
 
-function pods() {
+export function pods() {
   nextId = 100;
   const app = (name: string, part = 'shop') => ({
     'app.kubernetes.io/name': name,
@@ -211,7 +211,7 @@ function pods() {
   };
 }
 
-const IMDS: Peer = { ip: '169.254.169.254', identity: 2, labels: ['reserved:world'] };
+export const IMDS: Peer = { ip: '169.254.169.254', identity: 2, labels: ['reserved:world'] };
 const APISERVER = kubeApiserver('10.0.5.10');
 const APISERVER_SERVICE = { name: 'kubernetes', namespace: 'default' };
 

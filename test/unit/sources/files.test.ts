@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandPaths, type FileRecord, readRecords } from '../../../src/sources/files.ts';
+import { fixtureJson, fixtureLines } from '../cloud/fixtures.ts';
 
 let dir: string;
 
@@ -60,6 +61,39 @@ describe('readRecords', () => {
       ['audit.log:5#0', { c: 1 }],
       ['audit.log:6', { d: 1 }],
     ]);
+  });
+
+  it('reads GKE entries as gcloud prints them, as JSON lines and as Pub/Sub push envelopes: audit events', async () => {
+    const entries = fixtureJson('gke/gcloud-logging-read.json') as unknown[];
+    const array = await write('gcloud.json', JSON.stringify(entries, null, 2));
+    const lines = await write(
+      'entries.jsonl',
+      `${fixtureLines('gke/control-plane.jsonl')
+        .slice(0, 2)
+        .map((e) => JSON.stringify(e))
+        .join('\n')}\n{"logName":"x","resource":{"type":"gce_instance"},"protoPayload":{}}\n`,
+    );
+    const push = await write('push.json', JSON.stringify(fixtureJson('gke/pubsub-push.json')));
+    const fromArray = await collect(array);
+    expect(fromArray).toHaveLength(entries.length);
+    expect(fromArray[0]).toMatchObject({
+      where: `${array}:1#0`,
+      raw: { kind: 'Event', apiVersion: 'audit.k8s.io/v1', verb: 'create' },
+    });
+    const fromLines = summary(await collect(lines));
+    expect(fromLines.map(([where]) => where)).toEqual([
+      'entries.jsonl:1',
+      'entries.jsonl:2',
+      'entries.jsonl:3',
+    ]);
+    expect(fromLines[0]![1]).toMatchObject({ kind: 'Event', user: { username: 'system:addon-manager' } });
+    expect(fromLines[2]![1]).toBe('error: not a GKE Ku');
+    const [fromPush, ...more] = await collect(push);
+    expect(more).toEqual([]);
+    expect(fromPush).toMatchObject({
+      where: `${push}:1#message.data[0]`,
+      raw: { kind: 'Event', objectRef: { subresource: 'exec' } },
+    });
   });
 
   it('parses a pretty-printed EventList whole, one record per item', async () => {
