@@ -1,7 +1,9 @@
 // Compressed request bodies (Content-Encoding gzip, deflate, zstd) on every ingest route, through a real
 // listening server: the bodies are made by zlib, the bombs inflate to a gibibyte, the truncated ones end early.
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
@@ -115,6 +117,31 @@ describe('compressed bodies', () => {
     expect(res).toEqual({ status: 200, body: { accepted: 3, rejected: [] } });
     expect(published(bus).length).toBe(before + 3);
   });
+
+  it.each([
+    ['gzip', (b: Buffer) => zlib.gzipSync(b)],
+    ['deflate', (b: Buffer) => zlib.deflateSync(b)],
+    ['zstd', (b: Buffer) => zlib.zstdCompressSync(b)],
+  ])(
+    'POST /v1/flows with Content-Encoding %s reads the Hubble exporter lines it inflates to',
+    async (encoding, pack) => {
+      const lines = readFileSync(join(import.meta.dirname, '../../fixtures/hubble/drop-networkpolicy.jsonl'));
+      const before = published(bus).length;
+      const res = await post(
+        '/v1/flows',
+        { 'content-type': 'application/x-ndjson', 'content-encoding': encoding },
+        pack(lines),
+      );
+      expect(res).toEqual({ status: 200, body: { accepted: 4, filtered: 0, not_flows: 0, rejected: [] } });
+      expect(published(bus).length).toBe(before + 4);
+      const truncated = await post(
+        '/v1/flows',
+        { 'content-type': 'application/x-ndjson', 'content-encoding': encoding },
+        pack(lines).subarray(0, -6),
+      );
+      expect(truncated).toMatchObject({ status: 400, body: { error: 'invalid_compressed_body' } });
+    },
+  );
 
   it('inflates Falco NDJSON, streamed chunked in small pieces', async () => {
     const ndjson = Buffer.from(
