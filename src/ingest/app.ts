@@ -13,6 +13,7 @@ import { BodyDecodeError, decompressBodies } from './decompress.ts';
 import { sendError } from './errors.ts';
 import { guardIngest } from './guard.ts';
 import { healthRoutes, type Readiness } from './health.ts';
+import { describeRoutes } from './openapi.ts';
 import { BusPublisher, type EventPublisher } from './publisher.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -113,6 +114,8 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     sendError(reply, 'not_found', `no route ${request.method} ${request.url}`),
   );
 
+  // Before every route: the description gathers them as they are added.
+  describeRoutes(app);
   app.register(healthRoutes(() => readiness(options, publisher)));
   // Push sources authenticate their own senders (a Firehose access key …): each in its own scope, outside the guard.
   for (const routes of options.sourceRoutes ?? []) app.register(routes);

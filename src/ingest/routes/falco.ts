@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { falcoDataset } from '../../datasets/falco.ts';
 import { ingestRequestBytes } from '../../metrics.ts';
-import { parseFalcoBody } from '../../schema/falco.ts';
+import { FalcoAlert, parseFalcoBody } from '../../schema/falco.ts';
 import type { Acceptor, SourceItem } from '../../sources/accept.ts';
+import { BATCH_ERRORS, BatchAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
 
 export interface FalcoRouteOptions {
@@ -19,6 +21,27 @@ const ACCEPTS = [
   'application/json-seq',
 ];
 
+/** One alert or a JSON array of them; NDJSON bodies are one alert a line. */
+export const FalcoBody = z.union([FalcoAlert, z.array(FalcoAlert)]);
+
+const DOC: RouteDoc = {
+  summary: 'Falco alerts',
+  description:
+    "Falco's `http_output` (one alert per request, `json_output: true`), falcosidekick's webhook, a JSON array of alerts, or NDJSON (one alert a line; a line that is not JSON is listed in `rejected`). The cluster is the credential's.",
+  tag: 'ingest',
+  security: ['ingestToken', 'clientCertificate'],
+  body: {
+    name: 'FalcoBody',
+    description: 'Falco alerts',
+    contentTypes: ACCEPTS,
+    schema: FalcoBody,
+  },
+  responses: {
+    200: { description: 'The accepted alerts are durable; refused items are listed.', schema: BatchAnswer },
+  },
+  errors: [...BATCH_ERRORS, ...GUARDED_ROUTE_ERRORS],
+};
+
 /**
  * `POST /v1/falco`: one Falco alert (`http_output`, falcosidekick), a JSON array, or NDJSON. A push source on
  * the shared accept path: the cluster is the credential's, the dataset Falco.
@@ -27,7 +50,7 @@ export function falcoRoutes(opts: FalcoRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/falco',
-      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: ACCEPTS } },
+      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: ACCEPTS, openapi: DOC } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'falco' }, body.length);
