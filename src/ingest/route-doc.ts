@@ -102,6 +102,7 @@ export const GUARDED_ROUTE_ERRORS: readonly IngestError[] = [
   'invalid_compressed_body',
   'payload_too_large',
   'request_timeout',
+  'headers_too_large',
   'bad_request',
   'internal',
 ];

@@ -60,6 +60,7 @@ const DOC: RouteDoc = {
     'invalid_compressed_body',
     'payload_too_large',
     'request_timeout',
+    'headers_too_large',
     'bad_request',
     'internal',
     'unavailable',
