@@ -5,6 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { stringify } from 'yaml';
 
 export const INGEST_TOKEN = 'openapi-test-token-0123456789abcdefghijklmn';
@@ -16,14 +17,19 @@ export interface EveryRoute {
   configFile: string;
   /** The `sources:` section alone, as the settings file has it. */
   sources: Record<string, unknown>;
+  /** A token the pubsub-push source takes, as Pub/Sub's push signs it (valid for an hour). */
+  pushToken(): Promise<string>;
 }
+
+const AUDIENCE = 'https://klaxon.example.com/v1/pubsub';
+const PUSHER = 'klaxon-push@acme-prod.iam.gserviceaccount.com';
 
 export function everyRouteSettings(): EveryRoute {
   const dir = mkdtempSync(join(tmpdir(), 'klaxon-every-route-'));
   const accessKeysFile = join(dir, 'firehose-keys.yaml');
   writeFileSync(accessKeysFile, stringify({ 'prod-eks': FIREHOSE_KEY }));
   const jwksFile = join(dir, 'jwks.json');
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(
     jwksFile,
     JSON.stringify({
@@ -36,8 +42,8 @@ export function everyRouteSettings(): EveryRoute {
     eks: { type: 'firehose', accessKeysFile },
     gke: {
       type: 'pubsub-push',
-      audience: 'https://klaxon.example.com/v1/pubsub',
-      serviceAccountEmail: 'klaxon-push@acme-prod.iam.gserviceaccount.com',
+      audience: AUDIENCE,
+      serviceAccountEmail: PUSHER,
       jwksFile,
       allowedClusters: ['prod-gke'],
     },
@@ -47,5 +53,19 @@ export function everyRouteSettings(): EveryRoute {
     configFile,
     stringify({ ingest: { tokensFile }, sources, state: { dir: join(dir, 'state') } }),
   );
-  return { dir, configFile, sources };
+  const pushToken = () => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      iss: 'https://accounts.google.com',
+      aud: AUDIENCE,
+      sub: '117234567890123456789',
+      email: PUSHER,
+      email_verified: true,
+      iat: now,
+      exp: now + 3600,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'JWT' })
+      .sign(privateKey);
+  };
+  return { dir, configFile, sources, pushToken };
 }
