@@ -7,8 +7,12 @@ ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: Klaxon has no native addons; nothing needs to run at install.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY patches ./patches
+# --ignore-scripts: no dependency's install script runs (Klaxon has no native addons); Klaxon's own
+# fixes to its dependencies (patches/, docs/operations.md) are applied explicitly, failing the build
+# when one no longer applies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && node_modules/.bin/patch-package --error-on-fail && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="klaxon" \

@@ -52,7 +52,8 @@ const placeholderMap = z.preprocess(
   ),
 );
 
-export const Settings = z.object({
+// Strict: a misspelt section (`sourcez:`) would otherwise be dropped without a word, its settings never applied.
+export const Settings = z.strictObject({
   kafka: z
     .object({
       /** No brokers → `serve` uses the in-memory bus. */

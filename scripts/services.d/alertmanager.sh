@@ -4,7 +4,31 @@ adir=$base/alertmanager
 am_pidfile=$adir/alertmanager.pid
 am_log=$adir/alertmanager.log
 
+# Alerts of clusters named klaxon-webhook-* are routed to a webhook receiver that a test runs on this
+# port, to count notifications (test/integration/detect-failover.test.ts); every other alert is discarded.
+am_webhook_port=19093
+
 am_bin() { command -v prometheus-alertmanager || command -v alertmanager; }
+
+am_config() {
+  cat <<EOF
+route:
+  receiver: discard
+  routes:
+    - receiver: test-webhook
+      matchers: ['cluster=~"klaxon-webhook-.*"']
+      group_by: [alert_id]
+      group_wait: 1s
+      group_interval: 1s
+      repeat_interval: 24h
+receivers:
+  - name: discard
+  - name: test-webhook
+    webhook_configs:
+      - url: http://127.0.0.1:$am_webhook_port/alerts
+        send_resolved: false
+EOF
+}
 
 am_install() {
   am_bin >/dev/null && return 0
@@ -15,19 +39,23 @@ am_install() {
 }
 
 am_launch() {
-  if pid_of "$am_pidfile" alertmanager >/dev/null; then return 0; fi
+  if pid_of "$am_pidfile" alertmanager >/dev/null; then
+    # Running with a configuration an older version of this script wrote: bring it up to date.
+    if ! am_config | cmp -s - "$adir/alertmanager.yml"; then
+      am_config >"$adir/alertmanager.yml"
+      say "alertmanager: configuration changed, reloading"
+      curl -fsS -o /dev/null -X POST "http://127.0.0.1:$am_port/-/reload" ||
+        say "alertmanager: reload refused; see $am_log, or restart it"
+    fi
+    return 0
+  fi
   if port_open "$am_port"; then
     say "port $am_port is taken by a process not started here; using it as Alertmanager if it answers"
     return 0
   fi
   am_install
   mkdir -p "$adir/data"
-  cat >"$adir/alertmanager.yml" <<'EOF'
-route:
-  receiver: discard
-receivers:
-  - name: discard
-EOF
+  am_config >"$adir/alertmanager.yml"
   [[ -f $am_log ]] && mv -f "$am_log" "$am_log.1"
   say "starting Alertmanager on 127.0.0.1:$am_port"
   setsid nohup "$(am_bin)" --config.file="$adir/alertmanager.yml" --storage.path="$adir/data" \

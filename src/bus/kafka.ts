@@ -2,11 +2,13 @@ import {
   type Admin,
   CompressionTypes,
   type Consumer,
+  type ISocketFactory,
   Kafka,
   type KafkaConfig,
   type LogEntry,
   logLevel,
   type Message,
+  Partitioners,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from '../log.ts';
@@ -31,6 +33,8 @@ export interface KafkaBusOptions {
   ssl?: boolean;
   /** How long `produce` may take before it fails with `BusUnavailableError`. */
   produceTimeoutMs?: number;
+  /** How connections to the brokers are opened (default: kafkajs's TCP/TLS sockets); a proxy, or a test's faults. */
+  socketFactory?: ISocketFactory;
   logger: Logger;
 }
 
@@ -48,13 +52,24 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/**
+ * kafkajs warns, for every idempotent producer whose retries are bounded, that this "may invalidate
+ * EoS guarantees": a batch whose answer never came leaves the producer's sequence numbers ambiguous.
+ * `KafkaBus` replaces its producer after any failed send, so the bound costs a duplicate at worst,
+ * never a loss; logged at debug, not as a warning at every start.
+ */
+const HANDLED_WARNINGS = new Set([
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+]);
+
 /** kafkajs logs through pino, quietly (kafkajs is chatty at INFO). */
 export function logCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
       if (level === logLevel.ERROR) logger.error({ kafka: extra }, message);
-      else if (level === logLevel.WARN) logger.warn({ kafka: extra }, message);
+      else if (level === logLevel.WARN && !HANDLED_WARNINGS.has(message))
+        logger.warn({ kafka: extra }, message);
       else logger.debug({ kafka: extra }, message);
     };
 }
@@ -62,14 +77,20 @@ export function logCreator(logger: Logger) {
 /**
  * Kafka through kafkajs. The producer uses `acks: -1` and sends one request at a time:
  * concurrent `produce` calls are coalesced into the next request (group commit), so
- * throughput grows with concurrency while per-producer order is kept. Not idempotent:
- * after kafkajs gives up retrying, a resend of the same request with new data could be
- * swallowed by sequence numbering; duplicates are harmless instead (`event.id` dedupes).
+ * throughput grows with concurrency while per-producer order is kept. It is idempotent
+ * (kafkajs requires one request in flight for that, which it already was): when kafkajs
+ * retries a request whose answer was lost, the broker recognises the batch by its producer
+ * id and sequence numbers and keeps one copy. Once kafkajs gives up, those sequence numbers
+ * are ambiguous (the broker may hold the batch, and would swallow a different batch of the
+ * same size sent with them as a duplicate), so the next send goes out from a new producer
+ * (a new producer id): a resend may then duplicate, never vanish (`event.id` dedupes).
  */
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
   readonly kafka: Kafka;
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** A send failed: the producer's sequence numbers are ambiguous, replace it before the next send. */
+  private producerSuspect = false;
   private readonly admin: Admin;
   private readonly options: KafkaBusOptions;
   private readonly consumers = new Set<Consumer>();
@@ -83,6 +104,7 @@ export class KafkaBus implements Bus {
       clientId: options.clientId,
       brokers: options.brokers,
       ssl: options.ssl,
+      ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
       connectionTimeout: 3000,
       requestTimeout: 10_000,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
@@ -90,8 +112,27 @@ export class KafkaBus implements Bus {
       logLevel: logLevel.WARN,
     };
     this.kafka = new Kafka(config);
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    this.producer = this.newProducer();
     this.admin = this.kafka.admin();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: 1,
+      idempotent: true,
+      // Named, not defaulted: the detect stage computes signal partitions with the same partitioner.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  /** Continues under a new producer id; the old producer's sequence numbers are never used again. */
+  private async renewProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.disconnect().catch(() => {});
+    await this.producer.connect();
+    this.producerSuspect = false;
   }
 
   async start(): Promise<void> {
@@ -138,11 +179,20 @@ export class KafkaBus implements Bus {
     if (messages.length === 0) return Promise.resolve();
     if (!this.started) return Promise.reject(new BusUnavailableError('kafka bus is not started'));
     const end = busProduceSeconds.startTimer({ topic });
+    let entry: Pending | undefined;
     const acked = new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, messages: messages as Message[], resolve, reject });
+      entry = { topic, messages: messages as Message[], resolve, reject };
+      this.queue.push(entry);
       if (!this.flushing) void this.flush();
     });
-    return withTimeout(acked, this.options.produceTimeoutMs ?? 15_000).finally(() => end());
+    // A call that timed out is retried or spooled by its caller: if it is still queued (the
+    // request before it hangs on a broker that is down), it must not be sent later as well,
+    // and the queue stays bounded by what arrives within the timeout.
+    const forget = () => {
+      const at = entry ? this.queue.indexOf(entry) : -1;
+      if (at >= 0) this.queue.splice(at, 1);
+    };
+    return withTimeout(acked, this.options.produceTimeoutMs ?? 15_000, forget).finally(() => end());
   }
 
   /** Sends everything queued, in chunks; each caller resolves when its last chunk is acked. */
@@ -156,6 +206,7 @@ export class KafkaBus implements Bus {
         let next = 0; // first pending not yet resolved
         for (let i = 0; i < chunks.length; i++) {
           try {
+            if (this.producerSuspect) await this.renewProducer();
             await this.producer.sendBatch({
               acks: -1,
               compression:
@@ -163,6 +214,7 @@ export class KafkaBus implements Bus {
               topicMessages: chunks[i],
             });
           } catch (err) {
+            this.producerSuspect = true;
             const e = new BusUnavailableError(`kafka produce failed: ${(err as Error).message}`);
             for (let p = next; p < pending.length; p++) pending[p]!.reject(e);
             next = pending.length;
@@ -273,13 +325,13 @@ function byteLength(v: Buffer | string | null | undefined): number {
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new BusUnavailableError(`kafka did not acknowledge within ${ms} ms`)),
-      ms,
-    );
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new BusUnavailableError(`kafka did not acknowledge within ${ms} ms`));
+    }, ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

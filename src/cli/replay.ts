@@ -17,6 +17,7 @@ import {
   useColor,
 } from './format.ts';
 import { FORMAT_HELP, FORMAT_OPTION } from './output-flags.ts';
+import { contentSize, ReplayProgress } from './replay-progress.ts';
 
 const LEVELS = Level.options;
 
@@ -29,14 +30,22 @@ interface Head {
   time: number;
 }
 
+/** What a file's reader tells the progress line: each record read, and the end of the file. */
+interface ReadObserver {
+  record(raw: unknown): void;
+  done(): void;
+}
+
 /** One file's valid events, in file order; bad records are reported as they are met. */
 async function* fileEvents(
   file: string,
   cluster: string,
   bad: (where: string, reason: string, skip?: boolean) => Promise<void>,
   counts: { records: number },
+  observer?: ReadObserver,
 ): AsyncGenerator<Head> {
   for await (const record of readRecords(file)) {
+    observer?.record('raw' in record ? record.raw : undefined);
     if ('error' in record) {
       await bad(record.where, record.error);
       continue;
@@ -50,6 +59,7 @@ async function* fileEvents(
     const time = Date.parse(result.event['@timestamp']);
     yield { event: result.event, time: Number.isFinite(time) ? time : 0 };
   }
+  observer?.done();
 }
 
 /**
@@ -83,6 +93,8 @@ export interface ReplayOptions {
   color?: boolean;
   /** Values of the rules' `%placeholders%`: name → file or inline list (`--placeholder name=FILE`). */
   placeholders?: PlaceholderSources;
+  /** Least time between two redraws of the progress line (stderr on a terminal only). Default 250 ms. */
+  progressEveryMs?: number;
 }
 
 /**
@@ -121,9 +133,18 @@ export async function runReplay(
   const line = (a: Alert) =>
     opts.format === 'text' ? formatAlertText(a, opts.color === true) : JSON.stringify(a);
 
+  // On a terminal only: a pipe or a file gets the bad records and the summary, nothing else.
+  const progress =
+    err.isTTY === true
+      ? new ReplayProgress(await Promise.all(files.map(contentSize)), {
+          write: (text) => err.write(text),
+          everyMs: opts.progressEveryMs ?? 250,
+        })
+      : undefined;
   const bad = async (where: string, reason: string, skip?: boolean) => {
     if (skip) counts.skipped++;
     else counts.bad++;
+    progress?.clear();
     await writeLine(err, `${where}: ${skip ? 'skipped, ' : ''}${reason}\n`);
   };
   const emit = async (alerts: Alert[]) => {
@@ -132,24 +153,32 @@ export async function runReplay(
       if (level < min) continue;
       if (a.klaxon.revision === 0) byRule.set(a.rule.name, (byRule.get(a.rule.name) ?? 0) + 1);
       if (level >= failAt) failed = true;
-      if (opts.stream) await writeLine(out, `${line(a)}\n`);
-      else {
+      if (opts.stream) {
+        progress?.clear();
+        await writeLine(out, `${line(a)}\n`);
+      } else {
         // Re-inserting keeps first-raised order while the latest revision wins.
         final.set(a.klaxon.alert_id, a);
       }
     }
   };
 
-  const progress = err.isTTY === true;
-  const sources = files.map((f) => fileEvents(f, opts.cluster, bad, counts));
+  const sources = files.map((f, i) =>
+    fileEvents(
+      f,
+      opts.cluster,
+      bad,
+      counts,
+      progress && { record: (raw) => progress.record(i, raw), done: () => progress.fileDone(i) },
+    ),
+  );
   for await (const event of merged(sources)) {
     counts.events++;
     await emit(detector.process(event));
-    if (progress && counts.events % 10_000 === 0)
-      err.write(`\r${counts.events} events, ${byRule.size} rule(s) fired`);
+    progress?.event();
   }
   await emit(detector.flush());
-  if (progress) err.write('\r\x1b[K');
+  progress?.clear();
   for (const a of final.values()) await writeLine(out, `${line(a)}\n`);
 
   const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');

@@ -1,15 +1,15 @@
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
-import type { Alert, Level } from '../schema/alert.ts';
+import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { Signal } from '../schema/signal.ts';
-import { alertId, buildAlert, contextOf, detectionMessage, levelFromFalcoPriority } from './alert.ts';
+import { alertId, contextOf } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
-import { firstValue } from './fields.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
+import { detectionAlert, suppressesInWindow, suppressionKey } from './suppression-signal.ts';
 
 export interface DetectorOptions {
   /** How late (event time) a signal or match may arrive and still count. Default 30 s. */
@@ -45,13 +45,16 @@ interface DatasetRules {
  */
 class ClusterState {
   readonly suppressor: Suppressor;
+  /** The same windows fed by suppression signals (the distributed detector's correlate stage). */
+  readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
   /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
   readonly seenRequests = new Map<string, Set<DetectionRule>>();
   maxTime = Number.NEGATIVE_INFINITY;
 
   constructor(ruleset: RuleSet, opts: { latenessMs: number; maxKeys: number; now: () => Date }) {
-    this.suppressor = new Suppressor(opts.maxKeys);
+    this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
+    this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
     this.correlator = new Correlator(ruleset.correlations, opts);
   }
 }
@@ -83,6 +86,7 @@ export class Detector {
   private readonly maxClusters: number;
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
+  private readonly detectionRules: Map<string, DetectionRule>;
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
@@ -98,6 +102,7 @@ export class Detector {
         events: detectEvents.labels({ source: dataset.label }),
       });
     }
+    this.detectionRules = new Map(ruleset.rules.map((r) => [r.id, r]));
   }
 
   private stateOf(cluster: string): ClusterState {
@@ -190,34 +195,22 @@ export class Detector {
     return true;
   }
 
-  private levelOf(rule: DetectionRule, event: NormalizedEvent): Level {
-    return rule.severityFromFalco ? levelFromFalcoPriority(event.falco?.priority, rule.level) : rule.level;
-  }
-
   /** Suppression for a rule that generates its own alerts: a new alert (revision 0) or nothing. */
   alertsFor(match: RuleMatch): Alert[] {
     const { rule, event } = match;
     if (!rule.generates) return NO_ALERTS;
     const time = Date.parse(event['@timestamp']);
-    let key = rule.id;
-    for (const acc of rule.suppress.by) key += `\u0000${firstValue(acc, event) ?? ''}`;
+    const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
     if (suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
     const id = alertId(rule.id, key, event.event.id);
-    const build = (ev: NormalizedEvent, revision: number) => {
-      const ctx = contextOf(ev);
-      return buildAlert({
-        rule,
-        level: this.levelOf(rule, ev),
-        context: ctx,
+    const build = (ev: NormalizedEvent, revision: number) =>
+      detectionAlert(rule, contextOf(ev), {
         alertId: id,
-        eventIds: [event.event.id],
-        count: 1,
+        firstEventId: event.event.id,
         revision,
-        message: detectionMessage(ctx, rule.title),
         created: this.now().toISOString(),
       });
-    };
     return suppressor.open({
       key,
       time,
@@ -236,6 +229,41 @@ export class Detector {
     );
   }
 
+  /**
+   * Suppression fed by suppression signals: the same windows, alerts and ids as `alertsFor`
+   * gives in one process, depending only on the signals (and their order), so a replica that
+   * re-reads a partition of the signals topic rebuilds them. Its cluster's windows expire as
+   * its suppression signals move that cluster's event time.
+   */
+  suppress(signal: Signal): Alert[] {
+    const rule = this.detectionRules.get(signal.rule);
+    if (!rule || !suppressesInWindow(rule)) return NO_ALERTS;
+    const st = this.stateOf(clusterOfSignal(signal));
+    const windows = st.signalWindows;
+    let out = NO_ALERTS;
+    if (!windows.fold(signal.key, signal.time, signal, rule.name)) {
+      const id = alertId(rule.id, signal.key, signal.event_id);
+      const build = (s: Signal, revision: number) =>
+        detectionAlert(rule, s.context, {
+          alertId: id,
+          firstEventId: signal.event_id,
+          revision,
+          created: this.now().toISOString(),
+        });
+      out = windows.open({
+        key: signal.key,
+        time: signal.time,
+        windowMs: rule.suppress.windowMs,
+        event: signal,
+        alert: build(signal, 0),
+        rebuild: (last) => build(last, 1),
+      });
+    }
+    if (signal.time > st.maxTime) st.maxTime = signal.time;
+    const expired = windows.expire(st.maxTime - this.latenessMs);
+    return expired.length === 0 ? out : out.concat(expired);
+  }
+
   /** Stateful correlation: depends only on the signals it is fed (and their order). */
   correlate(signal: Signal): Alert[] {
     return this.stateOf(clusterOfSignal(signal)).correlator.correlate(signal);
@@ -249,9 +277,12 @@ export class Detector {
   private advanceState(st: ClusterState, eventTimeMs: number): Alert[] {
     if (eventTimeMs > st.maxTime) st.maxTime = eventTimeMs;
     const closed = st.correlator.advance(eventTimeMs);
-    if (st.suppressor.size === 0) return closed;
-    const expired = st.suppressor.expire(st.maxTime - this.latenessMs);
-    return expired.length === 0 ? closed : closed.length === 0 ? expired : closed.concat(expired);
+    if (st.suppressor.size === 0 && st.signalWindows.size === 0) return closed;
+    const watermark = st.maxTime - this.latenessMs;
+    const expired = st.suppressor.expire(watermark);
+    const signalled = st.signalWindows.size === 0 ? NO_ALERTS : st.signalWindows.expire(watermark);
+    if (expired.length === 0 && signalled.length === 0) return closed;
+    return [...closed, ...expired, ...signalled];
   }
 
   /** In-process detection of one event. */
@@ -284,7 +315,8 @@ export class Detector {
   /** End of a replay: closes every window. */
   flush(): Alert[] {
     const out: Alert[] = [];
-    for (const st of this.clusters.values()) out.push(...st.correlator.flush(), ...st.suppressor.flush());
+    for (const st of this.clusters.values())
+      out.push(...st.correlator.flush(), ...st.suppressor.flush(), ...st.signalWindows.flush());
     this.count(out);
     return out;
   }

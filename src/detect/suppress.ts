@@ -7,41 +7,44 @@ const NONE = Object.freeze([]) as unknown as Alert[];
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
 
-interface Window {
+interface Window<T> {
   first: Alert;
   end: number;
   count: number;
   eventIds: string[];
-  last: NormalizedEvent;
+  last: T;
   lastTime: number;
-  rebuild: (last: NormalizedEvent) => Alert;
+  rebuild: (last: T) => Alert;
 }
 
-export interface Opening {
+export interface Opening<T> {
   key: string;
   time: number;
   windowMs: number;
-  event: NormalizedEvent;
+  event: T;
   /** The revision-0 alert of the new window. */
   alert: Alert;
   /** Builds the alert again from the window's latest event (for revision 1). */
-  rebuild: (last: NormalizedEvent) => Alert;
+  rebuild: (last: T) => Alert;
 }
 
 /**
  * One alert per rule and group key within a window of event time. The first
  * match is emitted at once (revision 0); matches folded in are counted, and when
  * the window closes the alert is emitted again (revision 1, same id) with the
- * final count and event ids, so sinks upsert it.
+ * final count and event ids, so sinks upsert it. A match is a normalized event
+ * in one process, a suppression signal in the distributed detector (`T`).
  */
-export class Suppressor {
-  private readonly windows = new Map<string, Window>();
+export class Suppressor<T = NormalizedEvent> {
+  private readonly windows = new Map<string, Window<T>>();
   private readonly maxKeys: number;
+  private readonly idOf: (match: T) => string;
   /** Earliest window end, so most calls to expire() return at once. */
   private nextEnd = Number.POSITIVE_INFINITY;
 
-  constructor(maxKeys: number) {
+  constructor(maxKeys: number, idOf: (match: T) => string) {
     this.maxKeys = maxKeys;
+    this.idOf = idOf;
   }
 
   get size(): number {
@@ -49,11 +52,11 @@ export class Suppressor {
   }
 
   /** Folds a match into the open window of its key; false when no window holds it (open one). */
-  fold(key: string, time: number, event: NormalizedEvent, ruleName: string): boolean {
+  fold(key: string, time: number, event: T, ruleName: string): boolean {
     const open = this.windows.get(key);
     if (!open || time >= open.end) return false;
     open.count++;
-    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(event.event.id);
+    if (open.eventIds.length < MAX_EVENT_IDS) open.eventIds.push(this.idOf(event));
     if (time >= open.lastTime) {
       open.last = event;
       open.lastTime = time;
@@ -63,7 +66,7 @@ export class Suppressor {
   }
 
   /** Opens a window (closing the key's expired one): the alerts to emit. */
-  open(o: Opening): Alert[] {
+  open(o: Opening<T>): Alert[] {
     const out: Alert[] = [];
     const previous = this.windows.get(o.key);
     if (previous) {
@@ -78,7 +81,7 @@ export class Suppressor {
       first: o.alert,
       end,
       count: 1,
-      eventIds: [o.event.event.id],
+      eventIds: [this.idOf(o.event)],
       last: o.event,
       lastTime: o.time,
       rebuild: o.rebuild,
@@ -94,7 +97,7 @@ export class Suppressor {
     return out;
   }
 
-  private close(w: Window): Alert | undefined {
+  private close(w: Window<T>): Alert | undefined {
     if (w.count <= 1) return undefined;
     const alert = w.rebuild(w.last);
     alert.klaxon.alert_id = w.first.klaxon.alert_id;

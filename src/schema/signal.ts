@@ -26,16 +26,21 @@ export type AlertContext = z.infer<typeof AlertContext>;
  * distributed detector can key it by `key` on `klaxon.signals`: every signal
  * of a correlation window lands on one replica, and a restarted replica
  * rebuilds its windows by re-reading them. Correlation output depends on
- * signals only.
+ * signals only. A `suppression` signal is a detection-rule match addressed to
+ * the rule's own suppression window the same way (`key`: the rule and its
+ * `suppress.by` values), so that window, too, lives on one replica and is
+ * rebuilt from the topic.
  */
 export const Signal = z.object({
-  /** Correlation rule id. */
+  /** Absent on every signal written before suppression signals existed: `correlation`. */
+  kind: z.enum(['correlation', 'suppression']).optional(),
+  /** Correlation rule id; for a suppression signal, the detection rule's id. */
   correlation: z.string(),
   /** The base rule (or inner correlation) that matched: its id. */
   rule: z.string(),
-  /** Stable group key: correlation id + the group-by values. */
+  /** Stable group key: correlation id + the group-by values (suppression: rule id + `suppress.by` values). */
   key: z.string(),
-  /** group-by name → value. */
+  /** group-by name → value (suppression: `suppress.by` field → value, `''` when absent). */
   group: z.record(z.string(), z.string()),
   /** Event time, epoch milliseconds. */
   time: z.number(),

@@ -8,6 +8,24 @@ export interface BatchConsumerOptions extends ConsumerSpec {
   kafka: Kafka;
 }
 
+/** Chunks of one partition delivered but waiting for a later stage before they are committed. */
+const MAX_HANDED_OVER = 16;
+/** How long `stop` gives chunks waiting for a later stage to be committed. */
+const STOP_GRACE_MS = 5_000;
+
+interface PendingCommit {
+  /** Offset to commit (after the chunk's last message). */
+  next: string;
+  metadata: string | null;
+  commit: boolean;
+  /** Group generation it belongs to: a rebalance abandons the chunks of the one before. */
+  generation: number;
+  highWatermark: string;
+  settled: boolean;
+  ok: boolean;
+  ready: Promise<void>;
+}
+
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) {
@@ -35,6 +53,17 @@ export class BatchConsumer implements ChunkConsumer {
   readonly consumer: Consumer;
   private readonly opts: BatchConsumerOptions;
   private joined = false;
+  private generation = 0;
+  /** Per partition, in offset order: delivered chunks not committed yet. */
+  private readonly pending = new Map<number, PendingCommit[]>();
+  /** Per partition: commits run one after another, in order. */
+  private readonly committing = new Map<number, Promise<void>>();
+  /**
+   * Partitions whose queue was abandoned (a chunk given up on: the member is stopping or lost
+   * the partition; or a commit refused in a rebalance): nothing more is processed for them
+   * until the group settles again, so no later commit can step over the abandoned chunks.
+   */
+  private readonly abandoned = new Set<number>();
 
   constructor(opts: BatchConsumerOptions) {
     this.opts = opts;
@@ -47,6 +76,10 @@ export class BatchConsumer implements ChunkConsumer {
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, () => {
       this.joined = true;
+      // The new owner of a partition re-reads what this member did not commit.
+      this.generation++;
+      this.pending.clear();
+      this.abandoned.clear();
       opts.onGroupJoin?.();
     });
     for (const event of [CRASH, DISCONNECT, STOP] as const) {
@@ -80,7 +113,7 @@ export class BatchConsumer implements ChunkConsumer {
           onSuccess: this.opts.onDeliverySuccess,
         };
         for (let i = 0; i < batch.messages.length; i += size) {
-          if (!retry.alive()) return;
+          if (!retry.alive() || this.abandoned.has(batch.partition)) return;
           const slice = batch.messages.slice(i, i + size);
           const chunk: Chunk = {
             topic: batch.topic,
@@ -101,38 +134,92 @@ export class BatchConsumer implements ChunkConsumer {
           if (!delivered) return;
           const last = slice[slice.length - 1]!.offset;
           resolveOffset(last);
-          const next = (BigInt(last) + 1n).toString();
-          if (plan.outcome.kind === 'commit') {
-            try {
-              await this.consumer.commitOffsets([
-                {
-                  topic: batch.topic,
-                  partition: batch.partition,
-                  offset: next,
-                  metadata: plan.outcome.metadata ?? null,
-                },
-              ]);
-            } catch (error) {
-              // Lost the partition in a rebalance: the new owner re-reads this chunk (sinks are idempotent).
-              this.opts.logger.warn({ err: error, partition: batch.partition }, 'offset commit failed');
-              return;
-            }
+          const handedOver = plan.handedOver;
+          const entry: PendingCommit = {
+            next: (BigInt(last) + 1n).toString(),
+            metadata: plan.outcome.kind === 'commit' ? (plan.outcome.metadata ?? null) : null,
+            commit: plan.outcome.kind === 'commit',
+            generation: this.generation,
+            highWatermark: batch.highWatermark,
+            settled: !handedOver,
+            ok: true,
+            ready: Promise.resolve(),
+          };
+          if (handedOver) {
+            entry.ready = retryChunk(() => handedOver().then(() => true), retry).then((ok) => {
+              entry.settled = true;
+              entry.ok = ok === true;
+              void this.commitSettled(batch.topic, batch.partition);
+            });
           }
-          const lag = BigInt(batch.highWatermark) - BigInt(next);
-          consumerLag.set(
-            { topic: batch.topic, partition: String(batch.partition) },
-            Number(lag > 0n ? lag : 0n),
-          );
+          const queue = this.pending.get(batch.partition) ?? [];
+          this.pending.set(batch.partition, queue);
+          queue.push(entry);
+          await this.commitSettled(batch.topic, batch.partition);
+          // Bounded: beyond that many chunks waiting for a later stage, this one waits too.
+          while (queue.length > MAX_HANDED_OVER && !this.abandoned.has(batch.partition)) {
+            await queue[0]!.ready;
+            await this.commitSettled(batch.topic, batch.partition);
+          }
+          if (this.abandoned.has(batch.partition)) return;
           await heartbeat();
         }
       },
     });
   }
 
+  /**
+   * Commits, in offset order, the chunks at the head of a partition's queue that are ready;
+   * stops at the first one still waiting for a later stage. A chunk given up on (the member
+   * stopped or lost the partition) abandons the rest of the queue: whoever owns the partition
+   * next reads them again.
+   */
+  private commitSettled(topic: string, partition: number): Promise<void> {
+    const previous = this.committing.get(partition) ?? Promise.resolve();
+    const done = previous.then(async () => {
+      const queue = this.pending.get(partition) ?? [];
+      while (queue[0]?.settled) {
+        const head = queue.shift()!;
+        if (!head.ok || head.generation !== this.generation) {
+          this.abandoned.add(partition);
+          queue.length = 0;
+          return;
+        }
+        if (head.commit) {
+          try {
+            await this.consumer.commitOffsets([
+              { topic, partition, offset: head.next, metadata: head.metadata },
+            ]);
+          } catch (error) {
+            // Lost the partition in a rebalance: the new owner re-reads these chunks (sinks are idempotent).
+            this.opts.logger.warn({ err: error, partition }, 'offset commit failed');
+            this.abandoned.add(partition);
+            queue.length = 0;
+            return;
+          }
+        }
+        const lag = BigInt(head.highWatermark) - BigInt(head.next);
+        consumerLag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+      }
+    });
+    this.committing.set(partition, done);
+    return done;
+  }
+
   /** Kafka keeps what is not consumed yet for the next member: nothing to wait for. */
   async drain(): Promise<void> {}
 
+  /** Commits what a later stage delivers within a short grace, then leaves the group. */
   async stop(): Promise<void> {
+    const waiting = [...this.pending.values()].flat().map((p) => p.ready);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(waiting).then(() => Promise.all(this.committing.values())),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     await this.consumer.disconnect();
     this.joined = false;
   }

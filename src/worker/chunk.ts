@@ -1,6 +1,7 @@
 import type { Bus, ConsumedMessage } from '../bus/types.ts';
 import type { Logger } from '../log.ts';
 import type { RetryPolicy } from '../sinks/retry.ts';
+import type { CommitBarrier } from './commit-barrier.ts';
 import type { OffsetHistory } from './offset-history.ts';
 
 /** Consecutive messages of one partition, handed to a stage at once. */
@@ -28,6 +29,12 @@ export type ChunkOutcome =
 export interface ChunkPlan {
   deliver(): Promise<void>;
   outcome: ChunkOutcome;
+  /**
+   * Resolves once the work this chunk handed to a later stage has been delivered there (and
+   * rejects while it has not: retried). The chunk is committed only after it, in order; the
+   * consumer meanwhile goes on with the next chunks of the partition, a bounded number ahead.
+   */
+  handedOver?(): Promise<void>;
 }
 
 /** What a stage gives the consumer that feeds it. */
@@ -74,6 +81,11 @@ export interface ChunkTransport {
   consumer(spec: ConsumerSpec): ChunkConsumer;
   /** What `groupId` committed before on this bus (the correlate stage rebuilds its windows from it). */
   history(groupId: string): OffsetHistory;
+  /**
+   * Waits for `groupId`'s commits on `topic`, where commits outlive the process (Kafka): the
+   * detect stage then hands suppression windows over to the correlate stage.
+   */
+  commitBarrier?(groupId: string, topic: string): CommitBarrier;
   /** Creates what the transport needs; safe to call more than once. */
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -9,13 +9,16 @@ import { deliverAlerts } from './deliver.ts';
 import type { OffsetHistory } from './offset-history.ts';
 
 export interface CorrelateStageOptions {
-  /** A fresh correlation engine (one per partition: a partition's windows move with it). */
+  /**
+   * A fresh engine (one per partition: a partition's windows move with it) for correlation
+   * windows and the suppression windows handed over by the detect stage.
+   */
   newDetector(): Detector;
   sinks: readonly Sink[];
   /** The stage's group's earlier commits on the signals topic (nothing, on the in-memory bus). */
   history: OffsetHistory;
   deadLetters: DeadLetterOutput;
-  /** The longest correlation timespan of the rule set. */
+  /** The longest window of the rule set: correlation timespan, or suppression window handed over. */
   maxTimespanMs: number;
   /** How late a signal may arrive (the engine's lateness) plus clock skew between producers. */
   latenessMs: number;
@@ -88,7 +91,8 @@ interface PartitionState {
 
 /**
  * Stage 2, on `klaxon.signals`: each partition holds the correlation windows of the group
- * keys hashed to it, in its own engine. When this replica is (re)assigned a partition, it
+ * keys hashed to it, and the suppression windows of the detection rules whose matches the
+ * detect stage hands over (keyed by rule and `suppress.by` values), in its own engine. When this replica is (re)assigned a partition, it
  * first rewinds to where the open windows began (from the commit metadata), replays those
  * signals into a fresh engine while discarding the alerts they raise (they were delivered
  * before the commit), then goes on live from the committed offset.
@@ -139,7 +143,8 @@ export class CorrelateStage {
       const signal = decoded.value;
       // A stage-1 chunk delivered twice produces its signals twice: count each event once.
       if (!state.seen.add(`${signal.key}\0${signal.rule}\0${signal.event_id}`)) continue;
-      const raised = state.engine.correlate(signal);
+      const raised =
+        signal.kind === 'suppression' ? state.engine.suppress(signal) : state.engine.correlate(signal);
       state.clusters.add(clusterOf(signal));
       if (signal.time > state.watermark) state.watermark = signal.time;
       if (!replay) alerts.push(...raised);

@@ -1,5 +1,6 @@
 import { Detector } from '../detect/detector.ts';
 import type { RuleSet } from '../detect/ruleset.ts';
+import { suppressesInWindow } from '../detect/suppression-signal.ts';
 import type { Logger } from '../log.ts';
 import type { ElasticsearchSink } from '../sinks/elasticsearch.ts';
 import type { RetryPolicy } from '../sinks/retry.ts';
@@ -45,7 +46,10 @@ export interface DetectionRuntimeOptions {
  * group that plans a chunk once, retries its delivery until every sink has it, and commits
  * only then. Stage 1 (`events`) evaluates detection rules and re-keys correlation matches
  * onto `signals`; stage 2 (`signals`) runs the correlation windows of the partitions it
- * owns. Alerts, dead letters and events are counted when delivered, on either bus.
+ * owns. On Kafka, stage 1 also re-keys the matches of rules that suppress, so their
+ * suppression windows live (and are rebuilt) in stage 2 too, and commits an events chunk
+ * only once stage 2 delivered their alerts. Alerts, dead letters and events are counted
+ * when delivered, on either bus.
  */
 export class DetectionRuntime {
   private readonly opts: DetectionRuntimeOptions;
@@ -70,6 +74,11 @@ export class DetectionRuntime {
       },
     };
 
+    // Where the signals outlive a replica (Kafka), suppression windows go with them to stage 2:
+    // a rebalance then rebuilds them instead of losing them (a second page for one incident).
+    const suppressing = opts.ruleset.rules.filter(suppressesInWindow);
+    const barrier =
+      suppressing.length > 0 ? signals.transport.commitBarrier?.(signals.groupId, signals.topic) : undefined;
     const stage1 = new DetectStage({
       newDetector,
       sinks: opts.sinks,
@@ -77,6 +86,7 @@ export class DetectionRuntime {
       signalsTopic: signals.topic,
       deadLetters: opts.deadLetters,
       eventIndex: opts.eventIndex,
+      handoff: barrier ? { barrier } : undefined,
     });
     this.stage1 = stage1;
     this.detect = events.transport.consumer({
@@ -89,13 +99,17 @@ export class DetectionRuntime {
     });
 
     const correlations = opts.ruleset.correlations;
-    if (correlations.length > 0) {
+    if (correlations.length > 0 || barrier) {
+      const windows = [
+        ...correlations.map((c) => c.timespanMs),
+        ...(barrier ? suppressing.map((r) => r.suppress.windowMs) : []),
+      ];
       const stage2 = new CorrelateStage({
         newDetector,
         sinks: opts.sinks,
         history: signals.transport.history(signals.groupId),
         deadLetters: opts.deadLetters,
-        maxTimespanMs: Math.max(...correlations.map((c) => c.timespanMs)),
+        maxTimespanMs: Math.max(...windows),
         latenessMs: opts.latenessMs + (opts.skewMs ?? 60_000),
       });
       this.stage2 = stage2;

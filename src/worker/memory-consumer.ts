@@ -56,6 +56,8 @@ export class MemoryChunkConsumer implements ChunkConsumer {
       throw new Error('the in-memory bus keeps no committed history to rebuild from');
     }
     if (!(await retryChunk(() => plan.deliver().then(() => true), retry))) return;
+    const handedOver = plan.handedOver;
+    if (handedOver && !(await retryChunk(() => handedOver().then(() => true), retry))) return;
     this.position = Number(batch.messages[batch.messages.length - 1]!.offset) + 1;
     consumerLag.set(
       { topic: batch.topic, partition: String(batch.partition) },

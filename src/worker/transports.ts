@@ -3,6 +3,7 @@ import type { KafkaBus, TopicSpec } from '../bus/kafka.ts';
 import type { MemoryBus } from '../bus/memory.ts';
 import { BatchConsumer } from './batch-consumer.ts';
 import type { ChunkTransport } from './chunk.ts';
+import { kafkaCommitBarrier } from './commit-barrier.ts';
 import { MemoryChunkConsumer } from './memory-consumer.ts';
 import { kafkaOffsetHistory, NOTHING_COMMITTED } from './offset-history.ts';
 
@@ -19,6 +20,7 @@ export function kafkaTransport(bus: KafkaBus, topics: TopicSpec[] = []): ChunkTr
     produce: (topic, messages) => bus.produce(topic, messages),
     consumer: (spec) => new BatchConsumer({ ...spec, kafka: bus.kafka }),
     history: (groupId) => kafkaOffsetHistory(admin, groupId),
+    commitBarrier: (groupId, topic) => kafkaCommitBarrier(admin, groupId, topic),
     start() {
       started ??= (async () => {
         await bus.ensureTopics(topics);

@@ -86,6 +86,17 @@ describe('the image scripts/image builds', { timeout: 120_000 }, () => {
     expect(rules.status, rules.stdout.slice(-2000) + rules.stderr).toBe(0);
   });
 
+  it("carries Klaxon's fixes of its dependencies (patches/), applied at build", () => {
+    const probe = runInImage(
+      'node',
+      '-e',
+      `const fs = require('node:fs');
+       const q = fs.readFileSync('node_modules/kafkajs/src/network/requestQueue/index.js', 'utf8');
+       console.log(q.includes('Klaxon patch') ? 'patched' : 'unpatched');`,
+    );
+    expect(probe.stdout.trim(), probe.stderr).toBe('patched');
+  });
+
   it('lets the runtime user write the spool and nothing of the application', () => {
     const probe = runInImage(
       'node',

@@ -1,0 +1,75 @@
+import { type Admin, Partitioners, type PartitionMetadata } from 'kafkajs';
+
+/** Per partition: the offset a consumer group must have committed to. */
+export type CommitMarks = Map<number, bigint>;
+
+/**
+ * Lets a stage wait until the next stage has delivered what it handed over: the detect stage
+ * commits an events chunk only once the correlate stage committed (so delivered to every sink)
+ * the suppression signals the chunk produced. The events topic's lag therefore stays the
+ * measure of detection work not yet delivered, and a sink outage holds the events offsets.
+ */
+export interface CommitBarrier {
+  /** Where the messages produced so far under `keys` end: call after they were acknowledged. */
+  mark(keys: readonly string[]): Promise<CommitMarks>;
+  /** Resolves once the group committed up to every mark; throws when `timeoutMs` passes first. */
+  reached(marks: CommitMarks, timeoutMs: number): Promise<void>;
+}
+
+/** The producer's partitioner (`KafkaBus` uses the same), so a key's partition is computed, not guessed. */
+const partitionOf = Partitioners.DefaultPartitioner();
+
+/** Partition metadata is fetched again after this long (partitions are added rarely). */
+const METADATA_MAX_AGE_MS = 60_000;
+
+export class BarrierTimeoutError extends Error {
+  override name = 'BarrierTimeoutError';
+}
+
+/** A barrier on `groupId`'s commits of `topic`, from Kafka's offsets (any replica may own a partition). */
+export function kafkaCommitBarrier(
+  admin: Pick<Admin, 'fetchTopicMetadata' | 'fetchTopicOffsets' | 'fetchOffsets'>,
+  groupId: string,
+  topic: string,
+  pollMs = 25,
+): CommitBarrier {
+  let metadata: { partitions: PartitionMetadata[]; at: number } | undefined;
+  const partitions = async (): Promise<PartitionMetadata[]> => {
+    if (!metadata || Date.now() - metadata.at > METADATA_MAX_AGE_MS) {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      metadata = { partitions: topics[0]?.partitions ?? [], at: Date.now() };
+    }
+    return metadata.partitions;
+  };
+  return {
+    async mark(keys) {
+      const marks: CommitMarks = new Map();
+      if (keys.length === 0) return marks;
+      const partitionMetadata = await partitions();
+      const wanted = new Set(
+        keys.map((key) => partitionOf({ topic, partitionMetadata, message: { key, value: null } })),
+      );
+      for (const end of await admin.fetchTopicOffsets(topic)) {
+        if (wanted.has(end.partition)) marks.set(end.partition, BigInt(end.high));
+      }
+      return marks;
+    },
+    async reached(marks, timeoutMs) {
+      if (marks.size === 0) return;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+        let behind = 0;
+        for (const [partition, mark] of marks) if ((committed.get(partition) ?? -1n) < mark) behind++;
+        if (behind === 0) return;
+        if (Date.now() >= deadline) {
+          throw new BarrierTimeoutError(
+            `${groupId} has not delivered the signals handed over on ${behind} partition(s) of ${topic} within ${timeoutMs} ms`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
+  };
+}
