@@ -133,7 +133,9 @@ export function openApiDocument(routes: readonly DescribedRoute[], version: stri
   const used = new Set<SecurityScheme>();
   const schemas: Record<string, Json> = {};
   for (const route of sorted) {
-    (paths[route.url] ??= {})[route.method.toLowerCase()] = operation(route, schemas);
+    const path = paths[route.url] ?? {};
+    path[route.method.toLowerCase()] = operation(route, schemas);
+    paths[route.url] = path;
     for (const s of route.doc.security) used.add(s);
   }
   const schemes = Object.fromEntries(

@@ -83,7 +83,10 @@ async function indicesText(prefix: string): Promise<Record<string, string>> {
     query: { match_all: {} },
   });
   const byIndex: Record<string, string[]> = {};
-  for (const hit of r.hits.hits) (byIndex[`index ${hit._index}`] ??= []).push(JSON.stringify(hit));
+  for (const hit of r.hits.hits) {
+    const name = `index ${hit._index}`;
+    byIndex[name] = [...(byIndex[name] ?? []), JSON.stringify(hit)];
+  }
   return Object.fromEntries(Object.entries(byIndex).map(([i, docs]) => [i, docs.join('\n')]));
 }
 
