@@ -71,6 +71,8 @@ export const Settings = z.strictObject({
       deadletterTopic: z.string().min(1).default('klaxon.deadletter'),
       /** Compacted topic of the pull sources' checkpoints, shared by every ingest replica. */
       stateTopic: z.string().min(1).default('klaxon.state'),
+      /** Compacted topic of the first-seen rules' state (created with the signals topic's partitions). */
+      firstSeenTopic: z.string().min(1).default('klaxon.first-seen'),
       /** Consumer group of `detect` on the events topic. */
       groupId: z.string().min(1).default('klaxon-detect'),
       /** Consumer group of `serve`'s in-process detector when it runs on Kafka. */
@@ -195,7 +197,8 @@ export const Settings = z.strictObject({
     .object({
       /**
        * Where what must survive a restart is kept when there is no Kafka: pull sources' checkpoints
-       * (`klaxon serve`, `klaxon ingest` without `KAFKA_BROKERS`). With Kafka it is the state topic.
+       * (`klaxon serve`, `klaxon ingest` without `KAFKA_BROKERS`) and the first-seen rules' state
+       * (`klaxon serve`). With Kafka it is the state topics.
        */
       dir: z.string().min(1).default('./var/state'),
     })
@@ -217,6 +220,7 @@ export const ENV_VARS = {
   KLAXON_ALERTS_TOPIC: 'kafka.alertsTopic',
   KLAXON_DEADLETTER_TOPIC: 'kafka.deadletterTopic',
   KLAXON_STATE_TOPIC: 'kafka.stateTopic',
+  KLAXON_FIRST_SEEN_TOPIC: 'kafka.firstSeenTopic',
   KLAXON_STATE_DIR: 'state.dir',
   KLAXON_GROUP_ID: 'kafka.groupId',
   KLAXON_CORRELATE_GROUP_ID: 'kafka.correlateGroupId',

@@ -180,6 +180,29 @@ export const correlationEvicted = new Counter({
   labelNames: ['reason'] as const,
   registers: r,
 });
+export const firstSeenKeys = new Gauge({
+  name: 'klaxon_first_seen_keys',
+  help: 'Keys (rule x cluster x group-by values) whose values first-seen rules remember.',
+  registers: r,
+});
+export const firstSeenEvicted = new Counter({
+  name: 'klaxon_first_seen_evicted_total',
+  help: 'First-seen state forgotten, by reason (expired: a key not seen for its timespan; cap: a key beyond max-keys, least recently seen first; value-cap: a value beyond max-values, which saturates its key).',
+  labelNames: ['reason'] as const,
+  registers: r,
+});
+export const firstSeenNew = new Counter({
+  name: 'klaxon_first_seen_new_values_total',
+  help: 'Values seen for the first time for a known key, by outcome (alerted|learning|saturated).',
+  labelNames: ['outcome'] as const,
+  registers: r,
+});
+export const firstSeenStore = new Counter({
+  name: 'klaxon_first_seen_store_total',
+  help: 'First-seen state store operations (Kafka topic or state.dir), by op (load|save) and outcome (ok|error|invalid: a stored record that is not one, skipped); saves count records.',
+  labelNames: ['op', 'outcome'] as const,
+  registers: r,
+});
 export const sinkWrites = new Counter({
   name: 'klaxon_sink_writes_total',
   help: 'Alerts written to sinks, by sink (the configured name) and outcome (ok|spooled|duplicate|retry|resent|error|rejected).',

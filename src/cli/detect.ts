@@ -7,6 +7,7 @@ import { sinksFromSettings } from '../sinks/from-settings.ts';
 import { JsonlSink } from '../sinks/jsonl.ts';
 import { deadLetterTopic } from '../worker/deadletter.ts';
 import { DetectionRuntime } from '../worker/detection-runtime.ts';
+import { KafkaFirstSeenLog } from '../worker/first-seen-log.ts';
 import { healthApp } from '../worker/http.ts';
 import { kafkaTransport } from '../worker/transports.ts';
 import { placeholdersFromSettings } from './placeholders.ts';
@@ -61,11 +62,22 @@ export function buildDetectRuntime(
     deadLetters,
     latenessMs: settings.detect.latenessSeconds * 1000,
     eventIndex: elasticsearch?.indexEvents ? elasticsearch : undefined,
+    firstSeen:
+      ruleset.firstSeen.length > 0
+        ? new KafkaFirstSeenLog({
+            kafka: bus.kafka,
+            topic: kafka.firstSeenTopic,
+            partitions: kafka.eventsPartitions,
+            replicationFactor: kafka.replicationFactor,
+            signals: { topic: kafka.signalsTopic },
+          })
+        : undefined,
   });
   logger.info(
     {
       rules: ruleset.rules.length,
       correlations: ruleset.correlations.length,
+      firstSeen: ruleset.firstSeen.length,
       sinks: sinks.map((s) => s.name),
     },
     'detector configured',

@@ -1,13 +1,19 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { BUILTIN_RULES_DIR } from '../config.ts';
+import { kafkaBusFromSettings } from '../bus/index.ts';
+import { BUILTIN_RULES_DIR, loadConfig, type Settings } from '../config.ts';
+import { mergeRecords } from '../detect/first-seen/state.ts';
 import { Detector, loadRules } from '../detect/index.ts';
 import { loadPlaceholders, type PlaceholderSources } from '../detect/placeholder-files.ts';
+import { createLogger } from '../log.ts';
 import { normalizeAny } from '../normalize/index.ts';
 import { type Alert, Level } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import type { FirstSeenChange } from '../schema/first-seen.ts';
 import { expandPaths, readRecords } from '../sources/files.ts';
+import { FileFirstSeenLog, type FirstSeenLog, KafkaFirstSeenLog } from '../worker/first-seen-log.ts';
 import {
   chooseFormat,
   formatAlertText,
@@ -95,6 +101,11 @@ export interface ReplayOptions {
   placeholders?: PlaceholderSources;
   /** Least time between two redraws of the progress line (stderr on a terminal only). Default 250 ms. */
   progressEveryMs?: number;
+  /**
+   * `--warm-first-seen`: learn the first-seen rules' state from the files, alerting on nothing, and merge it
+   * into the store `serve` or `detect` read it from.
+   */
+  warm?: { log: FirstSeenLog; where: string };
 }
 
 /**
@@ -123,7 +134,11 @@ export async function runReplay(
     return 1;
   }
 
-  const detector = new Detector(ruleset);
+  if (opts.warm && ruleset.firstSeen.length === 0) {
+    await writeLine(err, 'klaxon replay: --warm-first-seen: no first_seen rule loaded\n');
+    return 1;
+  }
+  const detector = new Detector(ruleset, { firstSeenLearnOnly: opts.warm !== undefined });
   const min = LEVELS.indexOf(opts.minLevel);
   const failAt = opts.failOn ? LEVELS.indexOf(opts.failOn) : Number.POSITIVE_INFINITY;
   const counts = { records: 0, bad: 0, skipped: 0, events: 0 };
@@ -174,11 +189,21 @@ export async function runReplay(
   );
   for await (const event of merged(sources)) {
     counts.events++;
-    await emit(detector.process(event));
+    const raised = detector.process(event);
+    if (!opts.warm) await emit(raised);
     progress?.event();
   }
-  await emit(detector.flush());
   progress?.clear();
+  if (opts.warm) {
+    const saved = await warmFirstSeen(detector, opts.warm.log);
+    await writeLine(
+      err,
+      `klaxon replay: ${files.length} file(s), ${counts.events} event(s), ${counts.bad} bad; first-seen state of ` +
+        `${ruleset.firstSeen.length} rule(s): ${saved.keys} key(s) learned, ${saved.written} record(s) written to ${opts.warm.where}\n`,
+    );
+    return 0;
+  }
+  await emit(detector.flush());
   for (const a of final.values()) await writeLine(out, `${line(a)}\n`);
 
   const fired = [...byRule.entries()].map(([r, n]) => `${r}=${n}`).join(', ');
@@ -189,6 +214,49 @@ export async function runReplay(
       `${[...byRule.values()].reduce((a, b) => a + b, 0)} alert(s)${fired ? ` (${fired})` : ''}\n`,
   );
   return failed ? 1 : 0;
+}
+
+/** Merges what the replay learned into what the store holds, and writes the keys that changed. */
+async function warmFirstSeen(
+  detector: Detector,
+  log: FirstSeenLog,
+): Promise<{ keys: number; written: number }> {
+  const learned = detector.firstSeenSnapshot();
+  try {
+    const stored = new Map((await log.loadAll()).map((c) => [c.key, c.record]));
+    const merged: FirstSeenChange[] = [];
+    for (const { key, record } of learned) {
+      if (!record) continue;
+      const before = stored.get(key);
+      merged.push({ key, record: before ? mergeRecords(before, record) : record });
+    }
+    await log.save(merged);
+    return { keys: learned.length, written: merged.length };
+  } finally {
+    await log.close();
+  }
+}
+
+/** The first-seen store of the settings (`KAFKA_BROKERS`, `KLAXON_FIRST_SEEN_TOPIC`, `KLAXON_STATE_DIR`). */
+function warmTarget(settings: Settings): { log: FirstSeenLog; where: string } {
+  const { kafka } = settings;
+  if (kafka.brokers && kafka.brokers.length > 0) {
+    const bus = kafkaBusFromSettings(settings, kafka.brokers, createLogger(settings.log.level));
+    return {
+      log: new KafkaFirstSeenLog({
+        kafka: bus.kafka,
+        topic: kafka.firstSeenTopic,
+        partitions: kafka.eventsPartitions,
+        replicationFactor: kafka.replicationFactor,
+        signals: { topic: kafka.signalsTopic },
+      }),
+      where: `Kafka topic ${kafka.firstSeenTopic}`,
+    };
+  }
+  return {
+    log: new FileFirstSeenLog(settings.state.dir),
+    where: join(settings.state.dir, 'first-seen.jsonl'),
+  };
 }
 
 function placeholderFlags(flags: string[]): PlaceholderSources {
@@ -223,6 +291,10 @@ export function registerReplay(program: Command): void {
     .option(FORMAT_OPTION, FORMAT_HELP)
     .option('--stream', 'print every alert revision as it is raised (default: each alert once, final)')
     .option(
+      '--warm-first-seen',
+      "learn the first-seen rules' state from the files without alerting, into the store serve and detect read (the Kafka topic with KAFKA_BROKERS, else state.dir); --cluster names the cluster",
+    )
+    .option(
       '--placeholder <name=file>',
       'values of a rule %placeholder% (Sigma expand), one a line (repeatable)',
       (v, prev: string[]) => [...prev, v],
@@ -239,6 +311,7 @@ export function registerReplay(program: Command): void {
           stream?: boolean;
           format?: string;
           placeholder: string[];
+          warmFirstSeen?: boolean;
         },
       ) => {
         process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -258,6 +331,7 @@ export function registerReplay(program: Command): void {
             format,
             color: format === 'text' && useColor(isTTY, process.env),
             placeholders: placeholderFlags(o.placeholder),
+            warm: o.warmFirstSeen ? warmTarget(loadConfig(process.env)) : undefined,
           };
         } catch (e) {
           process.stderr.write(`klaxon replay: ${(e as Error).message}\n`);

@@ -100,7 +100,7 @@ function listCommand(paths: string[], json: boolean): number {
       id: r.id,
       title: r.title,
       level: r.level,
-      type: r.kind === 'correlation' ? r.type : 'detection',
+      type: r.kind === 'correlation' ? r.type : r.kind,
       tags: r.tags,
       logsource: r.kind === 'detection' ? r.logsource : undefined,
       generates: r.generates,

@@ -19,6 +19,7 @@ import { JsonlSink } from '../sinks/jsonl.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { deadLetterLog } from '../worker/deadletter.ts';
 import { DetectionRuntime } from '../worker/detection-runtime.ts';
+import { FileFirstSeenLog, type FirstSeenLog, KafkaFirstSeenLog } from '../worker/first-seen-log.ts';
 import { kafkaTransport, memoryTransport } from '../worker/transports.ts';
 import { type AlertOutput, alertLine } from './format.ts';
 import { FORMAT_HELP, FORMAT_OPTION, type OutputFlags, outputOrReport } from './output-flags.ts';
@@ -39,6 +40,23 @@ async function openSinks(settings: Settings, output: AlertOutput, logger: Logger
   });
   await elasticsearch?.installTemplates();
   return [stdout, ...file, ...sinks];
+}
+
+/**
+ * Where serve keeps first-seen state: the compacted topic with Kafka (its signals are one in-memory
+ * partition, so it reads every partition of the topic), else `state.dir`.
+ */
+function firstSeenLogOf(settings: Settings, events: Bus): FirstSeenLog {
+  const { kafka } = settings;
+  return events instanceof KafkaBus
+    ? new KafkaFirstSeenLog({
+        kafka: events.kafka,
+        topic: kafka.firstSeenTopic,
+        partitions: kafka.eventsPartitions,
+        replicationFactor: kafka.replicationFactor,
+        signals: { partitions: 1 },
+      })
+    : new FileFirstSeenLog(settings.state.dir);
 }
 
 /**
@@ -69,6 +87,7 @@ export function buildServeRuntime(
     deadLetters: deadLetterLog(logger),
     latenessMs: settings.detect.latenessSeconds * 1000,
     closeWindowsOnStop: true,
+    firstSeen: ruleset.firstSeen.length > 0 ? firstSeenLogOf(settings, buses.events) : undefined,
   });
 }
 

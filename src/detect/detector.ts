@@ -3,9 +3,12 @@ import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
-import type { Signal } from '../schema/signal.ts';
+import type { FirstSeenChange } from '../schema/first-seen.ts';
+import type { AlertContext, Signal } from '../schema/signal.ts';
 import { alertId, contextOf } from './alert.ts';
 import { Correlator, signalsFor } from './correlate.ts';
+import { FirstSeenSignals } from './first-seen/signals.ts';
+import { FirstSeenState } from './first-seen/state.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
@@ -20,6 +23,8 @@ export interface DetectorOptions {
   maxClusters?: number;
   /** Clock for `event.created`. */
   now?: () => Date;
+  /** First-seen rules learn without alerting (warming their state from history). */
+  firstSeenLearnOnly?: boolean;
 }
 
 /** A detection rule that matched an event (after the rule's filters). */
@@ -48,14 +53,24 @@ class ClusterState {
   /** The same windows fed by suppression signals (the distributed detector's correlate stage). */
   readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
+  readonly firstSeen: FirstSeenState;
   /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
   readonly seenRequests = new Map<string, Set<DetectionRule>>();
   maxTime = Number.NEGATIVE_INFINITY;
 
-  constructor(ruleset: RuleSet, opts: { latenessMs: number; maxKeys: number; now: () => Date }) {
+  constructor(
+    ruleset: RuleSet,
+    cluster: string,
+    opts: { latenessMs: number; maxKeys: number; now: () => Date; learnOnly: boolean },
+  ) {
     this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
     this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
     this.correlator = new Correlator(ruleset.correlations, opts);
+    this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
+      cluster,
+      now: opts.now,
+      learnOnly: opts.learnOnly,
+    });
   }
 }
 
@@ -84,6 +99,8 @@ export class Detector {
   private readonly latenessMs: number;
   private readonly maxKeys: number;
   private readonly maxClusters: number;
+  private readonly learnOnly: boolean;
+  private readonly firstSeenSignals: FirstSeenSignals;
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
   private readonly detectionRules: Map<string, DetectionRule>;
@@ -94,6 +111,8 @@ export class Detector {
     this.latenessMs = options.latenessMs ?? 30_000;
     this.maxKeys = options.maxKeys ?? 100_000;
     this.maxClusters = options.maxClusters ?? 1_024;
+    this.learnOnly = options.firstSeenLearnOnly === true;
+    this.firstSeenSignals = new FirstSeenSignals(this.maxKeys);
     for (const dataset of DATASETS) {
       const rules = ruleset.rules.filter((r) => r.scope === dataset.name);
       this.datasets.set(dataset.name, {
@@ -114,16 +133,18 @@ export class Detector {
       }
       return st;
     }
-    st = new ClusterState(this.ruleset, {
+    st = new ClusterState(this.ruleset, cluster, {
       latenessMs: this.latenessMs,
       maxKeys: this.maxKeys,
       now: this.now,
+      learnOnly: this.learnOnly,
     });
     this.clusters.set(cluster, st);
     if (this.clusters.size > this.maxClusters) {
       const [oldest, dropped] = this.clusters.entries().next().value as [string, ClusterState];
       this.clusters.delete(oldest);
       dropped.correlator.discard();
+      dropped.firstSeen.discard();
     }
     return st;
   }
@@ -137,7 +158,10 @@ export class Detector {
 
   /** Drops every window without emitting anything (the engine is being replaced after a rebalance). */
   discard(): void {
-    for (const st of this.clusters.values()) st.correlator.discard();
+    for (const st of this.clusters.values()) {
+      st.correlator.discard();
+      st.firstSeen.discard();
+    }
     this.clusters.clear();
   }
 
@@ -221,12 +245,16 @@ export class Detector {
     });
   }
 
-  /** The serializable signals a match sends to the correlations that refer to its rule. */
+  /** The serializable signals a match sends to the correlations and first-seen rules that refer to its rule. */
   signalsFor(match: RuleMatch): Signal[] {
-    if (match.rule.correlations.length === 0) return [];
-    return signalsFor(match.rule, match.event, Date.parse(match.event['@timestamp']), () =>
-      contextOf(match.event),
-    );
+    const { rule, event } = match;
+    if (rule.correlations.length === 0 && rule.firstSeen.length === 0) return [];
+    const time = Date.parse(event['@timestamp']);
+    let ctx: AlertContext | undefined;
+    const context = () => (ctx ??= contextOf(event));
+    const out = rule.correlations.length > 0 ? signalsFor(rule, event, time, context) : [];
+    if (rule.firstSeen.length > 0) this.firstSeenSignals.collect(rule, event, time, context, out);
+    return out;
   }
 
   /**
@@ -264,9 +292,43 @@ export class Detector {
     return expired.length === 0 ? out : out.concat(expired);
   }
 
-  /** Stateful correlation: depends only on the signals it is fed (and their order). */
+  /** Stateful correlation and first-seen state: depend only on the signals they are fed (and their order). */
   correlate(signal: Signal): Alert[] {
-    return this.stateOf(clusterOfSignal(signal)).correlator.correlate(signal);
+    const st = this.stateOf(clusterOfSignal(signal));
+    return st.firstSeen.handles(signal) ? st.firstSeen.observe(signal) : st.correlator.correlate(signal);
+  }
+
+  /** The first-seen records changed since the last call, every cluster (for the state store). */
+  firstSeenChanges(): FirstSeenChange[] {
+    const out: FirstSeenChange[] = [];
+    for (const st of this.clusters.values()) out.push(...st.firstSeen.changes());
+    return out;
+  }
+
+  /** Every live first-seen record (a warm-up saves them). */
+  firstSeenSnapshot(): FirstSeenChange[] {
+    const out: FirstSeenChange[] = [];
+    for (const st of this.clusters.values()) out.push(...st.firstSeen.snapshot());
+    return out;
+  }
+
+  /** Takes back the first-seen state the store holds, each record into its cluster's state. */
+  restoreFirstSeen(changes: readonly FirstSeenChange[]): void {
+    const byCluster = new Map<string, FirstSeenChange[]>();
+    for (const c of changes) {
+      if (!c.record) continue;
+      const list = byCluster.get(c.record.cluster);
+      if (list) list.push(c);
+      else byCluster.set(c.record.cluster, [c]);
+    }
+    for (const [cluster, list] of byCluster) this.stateOf(cluster).firstSeen.restore(list);
+  }
+
+  /** Live first-seen keys, all clusters together. */
+  get firstSeenKeys(): number {
+    let n = 0;
+    for (const st of this.clusters.values()) n += st.firstSeen.size;
+    return n;
   }
 
   /** Moves a cluster's event time forward: closes its suppression and correlation windows that ended. */

@@ -9,7 +9,15 @@ import type { FieldScope } from './fields.ts';
 import { KINDS, kindOf } from './kinds/index.ts';
 import { type Built, DocError, type LinkContext, type RuleKind } from './kinds/kind.ts';
 import { defaultPlaceholders, type PlaceholderStore } from './placeholders.ts';
-import type { CorrelationRule, DetectionRule, LoadedDoc, Rule, RuleKindName, RuleSet } from './ruleset.ts';
+import type {
+  CorrelationRule,
+  DetectionRule,
+  FirstSeenRule,
+  LoadedDoc,
+  Rule,
+  RuleKindName,
+  RuleSet,
+} from './ruleset.ts';
 
 export { slug } from './kinds/meta.ts';
 
@@ -131,7 +139,7 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
       continue;
     }
     const lc = new LineCounter();
-    const yamlDocs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true });
+    const yamlDocs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, merge: true });
     if (!Array.isArray(yamlDocs)) continue;
     for (const yd of yamlDocs) {
       const start = lineAt(yd, lc, []);
@@ -161,7 +169,7 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
     }
   }
 
-  const built: Built = { detection: [], correlation: [], filter: [] };
+  const built: Built = { detection: [], correlation: [], first_seen: [], filter: [] };
   const byRef = new Map<string, DetectionRule | CorrelationRule>();
   const docOf = new Map<Rule, LoadedDoc>();
   const seenNames = new Map<string, string>();
@@ -178,8 +186,8 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
         scopeOf,
         placeholders,
       });
-      if (kind.referable) {
-        const named = rule as DetectionRule | CorrelationRule;
+      if (kind.referable || kind.named) {
+        const named = rule as DetectionRule | CorrelationRule | FirstSeenRule;
         const dupName = seenNames.get(named.name);
         if (dupName)
           throw new DocError(`duplicate rule name "${named.name}" (first in ${dupName})`, ['name']);
@@ -187,8 +195,10 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
         if (dupId) throw new DocError(`duplicate rule id ${named.id} (first in ${dupId})`, ['id']);
         seenNames.set(named.name, `${doc.file}:${doc.line}`);
         seenIds.set(named.id, `${doc.file}:${doc.line}`);
-        byRef.set(named.id, named);
-        if (named.declaredName) byRef.set(named.declaredName, named);
+        if (named.kind !== 'first_seen') {
+          byRef.set(named.id, named);
+          if (named.declaredName) byRef.set(named.declaredName, named);
+        }
       }
       doc.rule = rule;
       docOf.set(rule, doc);
@@ -225,6 +235,7 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
     ruleset: {
       rules: built.detection,
       correlations: built.correlation,
+      firstSeen: built.first_seen,
       filters: built.filter,
       docs,
       placeholders,

@@ -3,6 +3,7 @@ import type { RuleTestCase } from '../schema/rule.ts';
 import type { CorrelationStrategy } from './correlations/strategy.ts';
 import type { EventPredicate, Requirements } from './detection.ts';
 import type { FieldAccessor, FieldScope } from './fields.ts';
+import type { FirstSeenDerivation } from './first-seen/derive.ts';
 import type { PlaceholderStore } from './placeholders.ts';
 
 /** Rule metadata an alert carries. */
@@ -33,6 +34,8 @@ export interface DetectionRule extends RuleMeta {
   filters: EventPredicate[];
   /** Correlation rules that refer to this rule. */
   correlations: CorrelationRule[];
+  /** First-seen rules that learn from this rule's matches. */
+  firstSeen: FirstSeenRule[];
   /** Emits its own alerts (not referred to by correlations only, or a referring correlation says `generate`). */
   generates: boolean;
   suppress: { by: FieldAccessor[]; byNames: string[]; windowMs: number };
@@ -74,6 +77,45 @@ export interface CorrelationRule extends RuleMeta {
   generates: boolean;
 }
 
+/** One field of a first-seen combination: a field name, optionally reduced by a derivation (`userAgent|family`). */
+export interface FirstSeenField {
+  /** As written: `userAgent|family`. */
+  name: string;
+  field: string;
+  derive?: FirstSeenDerivation;
+}
+
+/**
+ * Klaxon's extension of Sigma correlations (`first_seen:`): the first time in `timespan` that a value, or a
+ * combination of values, is seen for a group-by key. Its state is a set of values per key (kinds/first-seen.ts,
+ * first-seen/).
+ */
+export interface FirstSeenRule extends RuleMeta {
+  kind: 'first_seen';
+  declaredName?: string;
+  /** Rules it learns from, as written (ids or names). */
+  refs: string[];
+  rules: DetectionRule[];
+  /** `alert-on` as written: a new value alerts only in an event that also matches one of these. */
+  alertRefs: string[];
+  /** Empty: every match may alert. */
+  alertOn: DetectionRule[];
+  groupBy: string[];
+  fields: FirstSeenField[];
+  /** How long a value is remembered after it was last seen (and a key after its last value). */
+  timespanMs: number;
+  /** No alert until the rule has observed the cluster this long (event time, warm-up included). */
+  learningMs: number;
+  /** No alert for a key until it has been known this long. */
+  keyLearningMs: number;
+  /** Keys per cluster (least recently seen evicted beyond it). */
+  maxKeys: number;
+  /** Values per key; a key that exceeds it is saturated: it keeps learning but no longer alerts. */
+  maxValues: number;
+  generate: boolean;
+  generates: boolean;
+}
+
 export interface FilterRule {
   kind: 'filter';
   id?: string;
@@ -87,7 +129,7 @@ export interface FilterRule {
 }
 
 /** A compiled rule document, by its kind (kinds/). */
-export type Rule = DetectionRule | CorrelationRule | FilterRule;
+export type Rule = DetectionRule | CorrelationRule | FirstSeenRule | FilterRule;
 export type RuleKindName = Rule['kind'];
 
 /** Everything the CLI needs about a loaded document (list, lint, test). */
@@ -104,6 +146,7 @@ export interface LoadedDoc {
 export interface RuleSet {
   rules: DetectionRule[];
   correlations: CorrelationRule[];
+  firstSeen: FirstSeenRule[];
   filters: FilterRule[];
   docs: LoadedDoc[];
   /** The `%placeholders%` the rules were compiled against (live: setting values changes what they match). */

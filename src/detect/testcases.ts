@@ -1,11 +1,11 @@
 import { recognize } from '../datasets/index.ts';
 import type { NormalizeResult } from '../normalize/index.ts';
 import type { Alert } from '../schema/alert.ts';
-import type { RuleTestCase } from '../schema/rule.ts';
+import { Duration, durationMs, type RuleTestCase } from '../schema/rule.ts';
 import { Detector } from './detector.ts';
 import type { LoadedDoc, RuleSet } from './ruleset.ts';
 
-/** Base time of every test case: events are at base + `at` seconds (default: their index). */
+/** Base time of every test case: events are at base + `at` (seconds, or a duration: `7d`; default: their index). */
 export const TEST_BASE_TIME = Date.parse('2024-01-01T00:00:00Z');
 /** Cluster name the runner normalizes test events with. */
 export const TEST_CLUSTER = 'test';
@@ -31,7 +31,10 @@ export function fillTestEvent(
   index: number,
 ): Record<string, unknown> {
   const { at, ...ev } = raw;
-  const ms = TEST_BASE_TIME + (typeof at === 'number' ? at : index) * 1000;
+  const offset = Duration.safeParse(at);
+  const ms =
+    TEST_BASE_TIME +
+    (offset.success ? durationMs(offset.data) : (typeof at === 'number' ? at : index) * 1000);
   return recognize(ev).testEvent(ev, ms, `${testName}#${index}`);
 }
 

@@ -45,7 +45,16 @@ export const RuleTestCase = z
     count: z.number().int().nonnegative().optional(),
     /** Values the rule set's `%placeholders%` take for this test only (name → values). */
     placeholders: z.record(z.string().min(1), z.array(z.string())).optional(),
-    events: z.array(z.record(z.string(), z.unknown())).min(1),
+    /** Each event may say when it happened: `at`, seconds after the test's base time or a duration (`7d`). */
+    events: z
+      .array(
+        z
+          .record(z.string(), z.unknown())
+          .refine((e) => e.at === undefined || typeof e.at === 'number' || Duration.safeParse(e.at).success, {
+            message: 'at: seconds after the base time, or a duration like 90m or 7d',
+          }),
+      )
+      .min(1),
   })
   .strict();
 export type RuleTestCase = z.infer<typeof RuleTestCase>;

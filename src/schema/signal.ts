@@ -45,8 +45,10 @@ export const Signal = z.object({
   /** Event time, epoch milliseconds. */
   time: z.number(),
   event_id: z.string(),
-  /** value_count: the value of the counted field. */
+  /** value_count: the value of the counted field; first_seen: the value (or combination) remembered. */
   value: z.string().optional(),
+  /** first_seen: the event teaches its value but cannot alert (it matches none of the rule's `alert-on`). */
+  learn_only: z.literal(true).optional(),
   context: AlertContext,
 });
 export type Signal = z.infer<typeof Signal>;

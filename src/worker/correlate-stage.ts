@@ -6,6 +6,7 @@ import type { Chunk, ChunkPlan } from './chunk.ts';
 import { type DeadLetter, type DeadLetterOutput, undecodableLetter } from './deadletter.ts';
 import { decodeSignal } from './decode.ts';
 import { deliverAlerts } from './deliver.ts';
+import type { FirstSeenLog } from './first-seen-log.ts';
 import type { OffsetHistory } from './offset-history.ts';
 
 export interface CorrelateStageOptions {
@@ -24,6 +25,8 @@ export interface CorrelateStageOptions {
   latenessMs: number;
   /** Signal identities remembered per partition, to drop the copies a stage-1 retry produces. */
   dedupeCapacity?: number;
+  /** Where first-seen state is kept (it is stored, not rebuilt: its timespans are weeks). */
+  firstSeen?: FirstSeenLog;
 }
 
 /** Written with each commit: where a rebuild has to start reading again. */
@@ -123,6 +126,8 @@ export class CorrelateStage {
         watermark: rebuild.watermark,
         clusters: new Set(),
       };
+      // Stored before the commit of every chunk that changed it: what the last owner knew.
+      if (this.opts.firstSeen) state.engine.restoreFirstSeen(await this.opts.firstSeen.load(chunk.partition));
       this.partitions.set(chunk.partition, state);
       if (rebuild.from < BigInt(first)) {
         return { outcome: { kind: 'seek', offset: rebuild.from.toString() }, deliver: async () => {} };
@@ -153,11 +158,14 @@ export class CorrelateStage {
 
     const last = chunk.messages[chunk.messages.length - 1]!;
     const metadata = encodeCommitMeta({ w: state.watermark, p: last.timestamp });
-    const { sinks, deadLetters } = this.opts;
+    const { sinks, deadLetters, firstSeen } = this.opts;
+    const learned = firstSeen ? state.engine.firstSeenChanges() : [];
     return {
       outcome: { kind: 'commit', metadata },
       deliver: async () => {
         await deliverAlerts(sinks, alerts, deadLetters);
+        // After the alerts: a crash in between raises them again (same ids) instead of losing them.
+        await firstSeen?.save(learned);
         await deadLetters.send(letters);
       },
     };

@@ -11,6 +11,7 @@ import { CorrelateStage } from './correlate-stage.ts';
 import type { DeadLetterOutput } from './deadletter.ts';
 import { deliverAlerts } from './deliver.ts';
 import { DetectStage } from './detect-stage.ts';
+import type { FirstSeenLog } from './first-seen-log.ts';
 
 /** A topic a stage reads as a consumer group, on Kafka or on the in-memory bus. */
 export interface StageInput {
@@ -39,6 +40,8 @@ export interface DetectionRuntimeOptions {
    * in this process (`serve`); on Kafka the next owner rebuilds the windows instead.
    */
   closeWindowsOnStop?: boolean;
+  /** Where the first-seen rules' state is kept (Kafka topic or `state.dir`); without it, in memory only. */
+  firstSeen?: FirstSeenLog;
 }
 
 /**
@@ -98,8 +101,8 @@ export class DetectionRuntime {
       onGroupJoin: () => stage1.reset(),
     });
 
-    const correlations = opts.ruleset.correlations;
-    if (correlations.length > 0 || barrier) {
+    const { correlations, firstSeen } = opts.ruleset;
+    if (correlations.length > 0 || firstSeen.length > 0 || barrier) {
       const windows = [
         ...correlations.map((c) => c.timespanMs),
         ...(barrier ? suppressing.map((r) => r.suppress.windowMs) : []),
@@ -109,8 +112,9 @@ export class DetectionRuntime {
         sinks: opts.sinks,
         history: signals.transport.history(signals.groupId),
         deadLetters: opts.deadLetters,
-        maxTimespanMs: Math.max(...windows),
+        maxTimespanMs: Math.max(0, ...windows),
         latenessMs: opts.latenessMs + (opts.skewMs ?? 60_000),
+        firstSeen: opts.firstSeen,
       });
       this.stage2 = stage2;
       this.correlate = signals.transport.consumer({
@@ -158,6 +162,7 @@ export class DetectionRuntime {
     if (this.opts.closeWindowsOnStop) await this.closeWindows();
     await this.opts.events.transport.stop();
     await this.opts.signals.transport.stop();
+    await this.opts.firstSeen?.close();
     await Promise.allSettled(this.opts.sinks.map((s) => s.close()));
   }
 

@@ -150,3 +150,54 @@ export async function alertsOfRule(es: Client, prefix: string, ruleName: string)
   });
   return r.hits.hits.map((h) => h._source!);
 }
+
+/** First-seen rule names of `writeFirstSeenRules`, with the per-run suffix. */
+export interface FirstSeenTestRules {
+  dir: string;
+  /** Learns service accounts' client families (1 day of learning). */
+  client: string;
+  base: string;
+}
+
+/** A base rule (service-account requests) and a first-seen rule over it, in a fresh directory. */
+export function writeFirstSeenRules(run: string): FirstSeenTestRules {
+  const names = { base: `kxt-sa-request-${run}`, client: `kxt-sa-new-client-${run}` };
+  const dir = mkdtempSync(join(tmpdir(), 'klaxon-first-seen-rules-'));
+  writeFileSync(
+    join(dir, 'first-seen.yml'),
+    `title: Service account used from a new client
+name: ${names.client}
+id: ${randomUUID()}
+description: A service account used from a client family it has not used in 30 days.
+tags: [attack.credential-access, attack.t1528]
+level: medium
+first_seen:
+  rules: [${names.base}]
+  group-by: [user.username]
+  field: userAgent|family
+  timespan: 30d
+  learning: 1d
+---
+title: Service account request
+name: ${names.base}
+id: ${randomUUID()}
+tags: [attack.initial-access, attack.t1078]
+logsource: {product: kubernetes, service: audit}
+level: informational
+detection:
+  selection:
+    user.username|startswith: 'system:serviceaccount:'
+  condition: selection
+`,
+  );
+  return { dir, ...names };
+}
+
+/** A service account's request (normalized) with a user agent. */
+export function serviceAccountRequest(time: string, account: string, userAgent: string): NormalizedEvent {
+  return auditEvent(
+    { verb: 'get', objectRef: { resource: 'configmaps', namespace: 'shop', name: 'config' }, userAgent },
+    time,
+    { user: `system:serviceaccount:shop:${account}`, ip: '10.0.12.87' },
+  );
+}

@@ -39,6 +39,7 @@ export const detectionKind: RuleKind<DetectionRule> = {
       requires: compiled.requires,
       filters: [],
       correlations: [],
+      firstSeen: [],
       generates: true,
       suppress: {
         by: byNames.map((f) => compileField(f, scope)),

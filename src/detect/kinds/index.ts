@@ -2,22 +2,21 @@ import type { Rule, RuleKindName } from '../ruleset.ts';
 import { correlationKind } from './correlation.ts';
 import { detectionKind } from './detection.ts';
 import { filterKind } from './filter.ts';
+import { firstSeenKind } from './first-seen.ts';
 import type { RuleKind } from './kind.ts';
 
 /**
  * The rule kinds Klaxon loads, one builder module each; also the order in which their references
  * are linked (correlations before filters).
  *
- * Adding a kind is one more entry. Issue 20's `first_seen` would provide: its section
- * (`first_seen:`, Klaxon's extension of Sigma), its schema (zod), `build` (the rules it watches,
- * the value and group-by fields, the learning period, TTL and caps), `link` (resolving the rules it
- * watches, as a correlation does, so their matches send it signals) and its own state — a store per
- * cluster fed by those signals, held beside the Correlator in the detector's cluster state — with its
- * list in the RuleSet.
+ * Adding a kind is one more entry. `first_seen` (Klaxon's extension of Sigma) is the stateful
+ * example: its section and zod schema, `build`, `link` (the detection rules whose matches send it
+ * signals) and its state (first-seen/), held beside the Correlator in the detector's cluster state.
  */
 export const RULE_KINDS: { readonly [K in RuleKindName]: RuleKind<Extract<Rule, { kind: K }>> } = {
   detection: detectionKind,
   correlation: correlationKind,
+  first_seen: firstSeenKind,
   filter: filterKind,
 };
 

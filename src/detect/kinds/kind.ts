@@ -50,6 +50,8 @@ export interface RuleKind<R extends Rule> {
   readonly section: string;
   /** Correlations may refer to it by id or name, so ids and names are unique across such kinds. */
   readonly referable: boolean;
+  /** Not referable, but its alerts carry its name: ids and names unique with the referable kinds'. */
+  readonly named?: boolean;
   validate(raw: Record<string, unknown>): SchemaProblem[];
   /** Compiles one valid document; throws DocError or DetectionError at the path of a problem. */
   build(raw: Record<string, unknown>, ctx: BuildContext): R;

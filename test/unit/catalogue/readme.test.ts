@@ -18,11 +18,11 @@ describe('the catalogue table in detections/README.md', () => {
   );
   const { ruleset } = loadRules([DETECTIONS]);
 
-  it('lists every detection and correlation rule, at its level (building blocks marked)', () => {
-    for (const r of [...ruleset.rules, ...ruleset.correlations]) {
+  it('lists every detection, correlation and first-seen rule, at its level (building blocks marked)', () => {
+    for (const r of [...ruleset.rules, ...ruleset.correlations, ...ruleset.firstSeen]) {
       expect(rows.has(r.name), r.name).toBe(true);
       expect(rows.get(r.name), r.name).toBe(r.generates ? r.level : '(building block)');
     }
-    expect(rows.size).toBe(ruleset.rules.length + ruleset.correlations.length);
+    expect(rows.size).toBe(ruleset.rules.length + ruleset.correlations.length + ruleset.firstSeen.length);
   });
 });

@@ -124,7 +124,8 @@ describe('klaxon replay --format', () => {
     return text.trimEnd().split('\n');
   }
 
-  it('prints the same alerts as JSON lines or as text lines', async () => {
+  // Two replays of the whole catalogue: seconds on a loaded machine.
+  it('prints the same alerts as JSON lines or as text lines', { timeout: 60_000 }, async () => {
     const json = (await replay('json')).map((l) => Alert.parse(JSON.parse(l)));
     const text = await replay('text');
     expect(json.length).toBeGreaterThan(0);

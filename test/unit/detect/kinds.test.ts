@@ -38,11 +38,13 @@ describe('rule kinds', () => {
   it('a document is of the kind whose section it has; one with none is a detection rule', () => {
     expect(kindOf({ correlation: {} })).toBe(RULE_KINDS.correlation);
     expect(kindOf({ filter: {}, logsource: {} })).toBe(RULE_KINDS.filter);
+    expect(kindOf({ first_seen: {} })).toBe(RULE_KINDS.first_seen);
     expect(kindOf({ detection: {}, logsource: {} })).toBe(RULE_KINDS.detection);
     expect(kindOf({ title: 'nothing' })).toBe(RULE_KINDS.detection);
     expect(Object.entries(RULE_KINDS).map(([k, v]) => [k, v.kind])).toEqual([
       ['detection', 'detection'],
       ['correlation', 'correlation'],
+      ['first_seen', 'first_seen'],
       ['filter', 'filter'],
     ]);
   });

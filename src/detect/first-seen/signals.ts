@@ -1,0 +1,117 @@
+import type { NormalizedEvent } from '../../schema/event.ts';
+import type { AlertContext, Signal } from '../../schema/signal.ts';
+import { compileField, type FieldAccessor, firstValue } from '../fields.ts';
+import type { DetectionRule, FirstSeenRule } from '../ruleset.ts';
+import { combine } from './message.ts';
+
+/** Whether an event matches a rule and its filters (a first-seen rule's `alert-on`). */
+function matches(rule: DetectionRule, event: NormalizedEvent): boolean {
+  if (event.event.dataset !== rule.scope || !rule.match(event)) return false;
+  for (const f of rule.filters) if (!f(event)) return false;
+  return true;
+}
+
+/** How often, at most, one key's value is sent again: a fraction of the timespan, and never less often than hourly. */
+export function refreshMs(rule: FirstSeenRule): number {
+  return Math.min(3_600_000, Math.max(1_000, Math.floor(rule.timespanMs / 32)));
+}
+
+interface Accessors {
+  group: FieldAccessor[];
+  fields: FieldAccessor[];
+}
+
+const compiled = new WeakMap<FirstSeenRule, Map<string, Accessors>>();
+
+/** A first-seen rule's fields compiled for the dataset of a rule it learns from. */
+function accessorsFor(fs: FirstSeenRule, base: DetectionRule): Accessors {
+  let byScope = compiled.get(fs);
+  if (!byScope) {
+    byScope = new Map();
+    compiled.set(fs, byScope);
+  }
+  let a = byScope.get(base.scope);
+  if (!a) {
+    a = {
+      group: fs.groupBy.map((name) => compileField(name, base.scope)),
+      fields: fs.fields.map((f) => compileField(f.field, base.scope)),
+    };
+    byScope.set(base.scope, a);
+  }
+  return a;
+}
+
+/**
+ * Turns the matches of rules that first-seen rules learn from into signals (the same signals as
+ * correlations: keyed by rule, cluster and group-by values, so one key's values live on one partition).
+ * Nearly every event of a busy identity repeats what it did a minute ago, so a key's value is sent at most
+ * once per `refreshMs` (bounded memory of what was sent): the state needs when a value was last seen to
+ * within a fraction of its timespan, not every sighting.
+ */
+export class FirstSeenSignals {
+  private readonly sent = new Map<string, number>();
+  private readonly cap: number;
+
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+
+  collect(
+    rule: DetectionRule,
+    event: NormalizedEvent,
+    time: number,
+    context: () => AlertContext,
+    out: Signal[],
+  ): void {
+    const cluster = event.orchestrator.cluster.name;
+    for (const fs of rule.firstSeen) {
+      const a = accessorsFor(fs, rule);
+      const group: Record<string, string> = {};
+      const groupValues: string[] = [];
+      let complete = true;
+      for (let k = 0; k < a.group.length; k++) {
+        const v = firstValue(a.group[k]!, event);
+        if (v === undefined) {
+          complete = false;
+          break;
+        }
+        group[fs.groupBy[k]!] = v;
+        groupValues.push(v);
+      }
+      if (!complete) continue;
+      const values: string[] = [];
+      for (let k = 0; k < a.fields.length; k++) {
+        const raw = firstValue(a.fields[k]!, event);
+        const derive = fs.fields[k]!.derive;
+        const v = raw === undefined || derive === undefined ? raw : derive.apply(raw);
+        if (v === undefined) {
+          complete = false;
+          break;
+        }
+        values.push(v);
+      }
+      if (!complete) continue;
+      const value = combine(values);
+      // Keys never span clusters: the same service account name in two clusters is two identities.
+      const key = JSON.stringify([fs.id, cluster, ...groupValues]);
+      const memo = `${key}\u0000${value}`;
+      const before = this.sent.get(memo);
+      if (before !== undefined && Math.abs(time - before) < refreshMs(fs)) continue;
+      this.sent.delete(memo);
+      this.sent.set(memo, time);
+      if (this.sent.size > this.cap) this.sent.delete(this.sent.keys().next().value as string);
+      const signal: Signal = {
+        correlation: fs.id,
+        rule: rule.id,
+        key,
+        group,
+        time,
+        event_id: event.event.id,
+        value,
+        context: context(),
+      };
+      if (fs.alertOn.length > 0 && !fs.alertOn.some((r) => matches(r, event))) signal.learn_only = true;
+      out.push(signal);
+    }
+  }
+}
