@@ -103,6 +103,8 @@ describe('klaxon ingest and detect with Kafka, Elasticsearch and Alertmanager', 
     Object.assign(env, {
       KLAXON_RULES: `${env.KLAXON_RULES},${rules}`,
       KLAXON_INDEX_EVENTS: 'true',
+      // Under the run's prefix like every other topic, so it is read back too.
+      KLAXON_FIRST_SEEN_TOPIC: env.KLAXON_EVENTS_TOPIC!.replace(/\.events$/, '.first-seen'),
       KLAXON_ALERTMANAGER_MIN_LEVEL: 'high',
       KLAXON_LOG_LEVEL: 'trace',
     });
