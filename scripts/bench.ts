@@ -1,14 +1,19 @@
 /**
- * `npm run bench [-- --quick] [-- --e2e|--no-e2e] [-- --seed N] [-- --only parse,ingest,rss,e2e] [-- --rules DIR,...]`
+ * `npm run bench [-- --quick] [-- --e2e|--no-e2e] [-- --seed N] [-- --only parse,ingest,rss,e2e] [-- --rules DIR,...]
+ *   [-- --rate N] [-- --sweep] [-- --rates N,N,...] [-- --chart FILE.svg]`
  *
  * Klaxon's benchmarks, each next to a baseline measured in the same run on the
  * same events (docs/benchmarks.md explains the method). The last line printed
  * is one JSON object with every figure measured.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { sweepChart } from './bench/chart.ts';
 import { benchParseDetect, serializeNormalized } from './bench/detect.ts';
-import { e2eUnavailableReason, runE2e } from './bench/e2e.ts';
+import { type E2eStep, e2eUnavailableReason, runE2e } from './bench/e2e.ts';
 import { benchIngest } from './bench/ingest.ts';
 import { measureCorrelationRss } from './bench/rss.ts';
 import { generate, toEventLists } from './bench/workload.ts';
@@ -21,6 +26,12 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     only: { type: 'string' },
     rules: { type: 'string', default: 'detections' },
+    /** Offered rate of the end-to-end run, audit events per second. */
+    rate: { type: 'string', default: '5000' },
+    /** End to end at each of these rates in turn (same processes), with a chart. */
+    sweep: { type: 'boolean', default: false },
+    rates: { type: 'string' },
+    chart: { type: 'string', default: 'var/bench/e2e-sweep.svg' },
   },
 });
 
@@ -37,6 +48,7 @@ const PLAN = quick
       ingestSeconds: 3,
       ingestRounds: 5,
       e2eSeconds: 20,
+      sweepSeconds: 8,
       rssKeys: 100_000,
     }
   : {
@@ -46,11 +58,24 @@ const PLAN = quick
       ingestSeconds: 5,
       ingestRounds: 9,
       e2eSeconds: 60,
+      sweepSeconds: 20,
       rssKeys: 100_000,
     };
+/** The sweep's rates when `--sweep` names none: up to four busy API servers' worth. */
+const SWEEP_RATES = [2_000, 5_000, 10_000, 15_000, 20_000];
+const rateList = (text: string) =>
+  text.split(',').map((r) => {
+    const n = Number(r);
+    if (!Number.isInteger(n) || n < 100 || n > 200_000)
+      throw new Error(`--rate(s): ${r} is not a rate in 100..200000`);
+    return n;
+  });
+const sweepRates = args.rates ? rateList(args.rates) : args.sweep ? SWEEP_RATES : undefined;
 
 const RULES = args.rules.split(',');
 const figures: Record<string, number> = {};
+/** Each end-to-end step of a sweep, in the JSON line beside the figures. */
+let sweepFigures: object[] | undefined;
 const notes: string[] = [];
 const rows: Array<[string, number | undefined, string, number | undefined]> = [];
 
@@ -141,20 +166,96 @@ if (wants('e2e') && !args['no-e2e']) {
   } else if (reason) {
     log(`e2e: skipped (${reason})`);
   } else {
-    const e = await runE2e({ seconds: PLAN.e2eSeconds, rate: 5000, seed });
-    Object.assign(figures, {
-      e2e_eps: round(e.e2e_eps),
-      e2e_p50_ms: round(e.p50_ms),
-      e2e_p99_ms: round(e.p99_ms),
-      e2e_es_p50_ms: round(e.es_p50_ms),
-      e2e_es_p99_ms: round(e.es_p99_ms),
+    const rates = sweepRates ?? rateList(args.rate);
+    const sweeping = sweepRates !== undefined;
+    const e = await runE2e({
+      rates,
+      seconds: sweeping ? PLAN.sweepSeconds : PLAN.e2eSeconds,
+      warmupSeconds: 5,
+      seed,
+      onStep: (step) => log(`e2e: ${stepLine(step)}`),
     });
-    rows.push(['e2e_eps (sustained, offered 5,000/s)', e.e2e_eps, '', undefined]);
-    rows.push(['e2e_p50_ms (attack POSTed → alert on klaxon.alerts)', e.p50_ms, '', undefined]);
-    rows.push(['e2e_p99_ms', e.p99_ms, '', undefined]);
-    rows.push(['e2e_es_p50_ms (… → searchable in Elasticsearch)', e.es_p50_ms, '', undefined]);
-    rows.push(['e2e_es_p99_ms', e.es_p99_ms, '', undefined]);
-    notes.push(`e2e: ${e.detail}`);
+    // The headline figures: the step at the rate asked for (5,000/s unless --rate), else the sweep's first.
+    const main = e.steps.find((s) => s.rate === Number(args.rate)) ?? e.steps[0];
+    if (main) {
+      Object.assign(figures, {
+        e2e_rate: main.rate,
+        e2e_eps: round(main.eps),
+        e2e_p50_ms: round(main.p50_ms),
+        e2e_p99_ms: round(main.p99_ms),
+        e2e_es_p50_ms: round(main.es_p50_ms),
+        e2e_es_p99_ms: round(main.es_p99_ms),
+      });
+      const at = main.rate.toLocaleString('en-US');
+      rows.push([`e2e_eps (sustained, offered ${at}/s)`, main.eps, '', undefined]);
+      rows.push(['e2e_p50_ms (attack POSTed → alert on klaxon.alerts)', main.p50_ms, '', undefined]);
+      rows.push(['e2e_p99_ms', main.p99_ms, '', undefined]);
+      rows.push(['e2e_es_p50_ms (… → searchable in Elasticsearch)', main.es_p50_ms, '', undefined]);
+      rows.push(['e2e_es_p99_ms', main.es_p99_ms, '', undefined]);
+    }
+    if (sweeping) {
+      sweepFigures = e.steps.map((s) => ({
+        rate: s.rate,
+        eps: round(s.eps),
+        p50_ms: round(s.p50_ms),
+        p90_ms: round(s.p90_ms),
+        p99_ms: round(s.p99_ms),
+        max_ms: round(s.max_ms),
+        es_p99_ms: round(s.es_p99_ms),
+        caught_up_s: s.caught_up_s === undefined ? null : Math.round(s.caught_up_s * 10) / 10,
+        failed: s.failed,
+        lag: s.lag,
+        cpu: Object.fromEntries(Object.entries(s.cpu).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+      }));
+      const chartFile = path.resolve(args.chart);
+      mkdirSync(path.dirname(chartFile), { recursive: true });
+      writeFileSync(
+        chartFile,
+        sweepChart(e.steps, {
+          title: 'Klaxon end to end: attack → alert latency and CPU against offered rate',
+          subtitle: `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, commit ${commit()}, ${PLAN.sweepSeconds} s per rate`,
+          targets: [
+            { rate: 5_000, ms: 250 },
+            { rate: 20_000, ms: 1_000 },
+          ],
+        }),
+      );
+      notes.push(`e2e sweep chart: ${path.relative(process.cwd(), chartFile)}`);
+    }
+    for (const step of e.steps) notes.push(`e2e: ${stepLine(step)}`);
+    if (e.stopped) notes.push(`e2e: sweep stopped: ${e.stopped}`);
+  }
+}
+
+/** One line per end-to-end step: the rate, what was sustained, latency, catch-up and CPU. */
+function stepLine(s: E2eStep): string {
+  const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '∞');
+  const cpu = ['ingest', 'detect', 'kafka', 'elasticsearch', 'load', 'machine']
+    .filter((k) => s.cpu[k] !== undefined)
+    .map((k) => `${k} ${(s.cpu[k] ?? 0).toFixed(2)}`)
+    .join(', ');
+  const waits = ['ingest', 'detect', 'kafka', 'elasticsearch']
+    .filter((k) => s.cpu[`${k}_wait`] !== undefined)
+    .map((k) => `${k} ${(s.cpu[`${k}_wait`] ?? 0).toFixed(2)}`)
+    .join(', ');
+  return (
+    `${s.rate}/s offered for ${s.seconds} s: sustained ${Math.round(s.eps)}/s; alerts p50/p90/p99/max ` +
+    `${ms(s.p50_ms)}/${ms(s.p90_ms)}/${ms(s.p99_ms)}/${ms(s.max_ms)} ms (markers ${s.markers_seen}/${s.markers}), ` +
+    `Elasticsearch p99 ${ms(s.es_p99_ms)} ms; ` +
+    (s.caught_up_s === undefined
+      ? `detector ${s.lag} events behind at the deadline; `
+      : `lag 0 ${s.caught_up_s.toFixed(1)} s after the last answer; `) +
+    `ingest request p50/p99 ${ms(s.ingest_p50_ms)}/${ms(s.ingest_p99_ms)} ms` +
+    (s.failed > 0 ? `, ${s.failed} of ${s.requests} failed (${s.failure})` : '') +
+    `; cores: ${cpu} of ${s.cpu.cores?.toFixed(0) ?? '?'}; waiting for a CPU: ${waits || 'not measured'}`
+  );
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -174,4 +275,7 @@ for (const key of ['detect_ratio', 'ingest_ratio'] as const) {
 }
 // The JSON line is the result; exit once it is written, whatever a client library still has
 // scheduled (kafkajs keeps reconnecting when a broker restarted during the run).
-process.stdout.write(`${JSON.stringify(figures)}\n`, () => process.exit(0));
+process.stdout.write(
+  `${JSON.stringify(sweepFigures ? { ...figures, e2e_sweep: sweepFigures } : figures)}\n`,
+  () => process.exit(0),
+);

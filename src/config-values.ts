@@ -6,17 +6,22 @@ import { z } from 'zod';
  * gives typed values, and both must end up the same.
  */
 
+/** A comma-separated list in the environment, a YAML list in the file (empty entries dropped), checked by `items`. */
+export function commaList<T extends z.ZodType>(items: T) {
+  return z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v,
+    items,
+  );
+}
+
 /** A comma-separated list in the environment, a YAML list in the file. */
-export const list = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
-  z.array(z.string().min(1)),
-);
+export const list = commaList(z.array(z.string().min(1)));
 
 const UNITS: Record<string, number> = {
   '': 1,

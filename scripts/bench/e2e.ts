@@ -1,22 +1,25 @@
 /**
  * End to end on real services: `klaxon ingest` and `klaxon detect` as separate
  * processes, Kafka between them, alerts to Elasticsearch (and `klaxon.alerts`).
- * A load-generator child POSTs 400-event `EventList`s at a steady offered rate;
- * every few batches carries a marker attack (a cluster-admin binding by a user of
- * its own, so no suppression merges two markers).
+ * A load-generator child POSTs 400-event `EventList`s at a steady offered rate,
+ * one step per rate of a sweep (the same processes throughout); some batches
+ * carry a marker attack (a cluster-admin binding by a user of its own, so no
+ * suppression merges two markers).
  *
- * - Latency (`e2e_p50_ms`, `e2e_p99_ms`): from the moment the batch holding a
- *   marker is POSTed to the moment its alert is consumed from the `klaxon.alerts`
- *   topic by this process. A second pair (`e2e_es_p50_ms`, `e2e_es_p99_ms`) is
- *   the time until the alert is searchable in Elasticsearch (polled every 100 ms,
- *   so it includes the index's 1 s refresh interval).
- * - Throughput (`e2e_eps`): events accepted by ingest during the run divided by
- *   the time from the first POST until the detector's consumer group has
- *   committed every event (lag 0).
+ * Per step:
+ * - Latency percentiles: from the moment the batch holding a marker is POSTed
+ *   to the moment its alert is consumed from the alerts topic by this process;
+ *   and until the alert is searchable in Elasticsearch (polled every 100 ms, so
+ *   it includes the index's 1 s refresh interval).
+ * - Throughput (`eps`): events of the step divided by the time from its first
+ *   POST until the detector's consumer group has committed every event (lag 0);
+ *   `caught_up_s`: from the last POST's answer until lag 0.
+ * - CPU of each process (ingest, detect, Kafka, Elasticsearch, the load
+ *   generator) and of the whole machine while the load ran, from /proc.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,24 +27,58 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { ask, profileArgs } from './ingest.ts';
 import type { LoadReport, LoadStart } from './load.ts';
+import { CpuMeter, pidListeningOn } from './proc.ts';
 import { percentile } from './stats.ts';
-import { generate, type JsonObject, toEventLists } from './workload.ts';
+import { type JsonObject, Workload } from './workload.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const LOAD = path.join(HERE, 'load.ts');
 // Ingest refuses tokens shorter than 32 characters.
 const TOKEN = 'bench-e2e-token-0123456789abcdef0123';
-/** One marker attack every this many batches (at 5,000 ev/s: about 3 a second). */
-const MARKER_EVERY = 4;
+/** Markers per step, at least (every batch carries one at low rates); the percentiles rest on them. */
+const MARKERS_PER_STEP = 40;
+/** Audit events per POST: the API server's default webhook batch. */
+const BATCH = 400;
+/** A request unanswered this long counts as failed: the ingest is not keeping up, and the run stays short. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
-export interface E2eFigures {
-  e2e_eps: number;
+export interface E2eStep {
+  /** Offered rate, audit events per second. */
+  rate: number;
+  seconds: number;
+  /** Events POSTed in the step (markers included) and the requests that carried them. */
+  events: number;
+  requests: number;
+  /** Requests not answered 200 within REQUEST_TIMEOUT_MS (refused, failed or timed out); their events are not counted. */
+  failed: number;
+  /** The first failure, as the load generator saw it. */
+  failure?: string;
+  /** Sustained: events of the step per second from its first POST until the detector committed them all. */
+  eps: number;
   p50_ms: number;
+  p90_ms: number;
   p99_ms: number;
+  max_ms: number;
   es_p50_ms: number;
   es_p99_ms: number;
-  detail: string;
+  markers: number;
+  markers_seen: number;
+  markers_in_es: number;
+  /** From the last POST's answer until lag 0; undefined when the detector had not caught up by the deadline. */
+  caught_up_s: number | undefined;
+  /** Events not yet committed by the detector at the end of the step (0 when it caught up). */
+  lag: number;
+  ingest_p50_ms: number;
+  ingest_p99_ms: number;
+  /** Cores used while the load ran: ingest, detect, kafka, elasticsearch, load, machine (all), cores (machine's). */
+  cpu: Record<string, number>;
+}
+
+export interface E2eResult {
+  steps: E2eStep[];
+  /** Why the sweep stopped before its last rate, if it did. */
+  stopped?: string;
 }
 
 function brokers(): string[] {
@@ -104,14 +141,17 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 /** Last lines of each klaxon process's stderr, shown only when the run fails. */
 const stderrTails = new Map<string, string[]>();
 
+/** `KLAXON_BENCH_LOGS=DIR` keeps each klaxon process's whole log (at info) in DIR/<name>.log. */
 function klaxon(args: string[], env: Record<string, string>, name: string): ChildProcess {
+  const logs = process.env.KLAXON_BENCH_LOGS;
   const child = spawn(process.execPath, [...profileArgs(), path.join(ROOT, 'bin/klaxon.js'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, KLAXON_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, KLAXON_LOG_LEVEL: logs ? 'info' : 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const tail: string[] = [];
   stderrTails.set(name, tail);
+  if (logs) child.stderr?.pipe(createWriteStream(path.join(logs, `${name}.log`)));
   child.stderr?.on('data', (chunk: Buffer) => {
     tail.push(
       ...chunk
@@ -161,7 +201,14 @@ export function markerEvent(n: number, runId: string, atMs: number): JsonObject 
   };
 }
 
-export async function runE2e(options: { seconds: number; rate: number; seed: number }): Promise<E2eFigures> {
+export async function runE2e(options: {
+  rates: readonly number[];
+  seconds: number;
+  warmupSeconds: number;
+  seed: number;
+  /** Called after each step, to print progress. */
+  onStep?: (step: E2eStep) => void;
+}): Promise<E2eResult> {
   const runId = Date.now().toString(36);
   // Topics, groups and indices of this run only, so other users of the services do not interfere.
   const base = `klaxon.bench.${runId}`;
@@ -190,21 +237,28 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
   let polling = true;
   let load: ChildProcess | undefined;
   try {
-    children.push(
-      klaxon(['ingest'], { ...common, KLAXON_PORT: String(port), KLAXON_TOKENS_FILE: tokensFile }, 'ingest'),
+    const ingest = klaxon(
+      ['ingest'],
+      // A spool of its own: one left by an interrupted run would hold records for topics deleted since.
+      {
+        ...common,
+        KLAXON_PORT: String(port),
+        KLAXON_TOKENS_FILE: tokensFile,
+        KLAXON_SPOOL_DIR: path.join(dir, 'spool'),
+      },
+      'ingest',
     );
-    children.push(
-      klaxon(
-        ['detect'],
-        {
-          ...common,
-          ELASTICSEARCH_URL: elasticsearchUrl(),
-          KLAXON_ES_INDEX_PREFIX: indexPrefix,
-          KLAXON_DETECT_PORT: String(detectPort),
-        },
-        'detect',
-      ),
+    const detect = klaxon(
+      ['detect'],
+      {
+        ...common,
+        ELASTICSEARCH_URL: elasticsearchUrl(),
+        KLAXON_ES_INDEX_PREFIX: indexPrefix,
+        KLAXON_DETECT_PORT: String(detectPort),
+      },
+      'detect',
     );
+    children.push(ingest, detect);
     for (const child of children) {
       child.once('exit', (code) => {
         if (polling) process.stderr.write(`e2e: a klaxon process exited early (${code})\n`);
@@ -214,6 +268,14 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       return res.ok ? true : undefined;
     });
+    // The processes whose CPU is measured: ours by pid, the services by the port they listen on.
+    const pids = new Map<string, number>();
+    if (ingest.pid) pids.set('ingest', ingest.pid);
+    if (detect.pid) pids.set('detect', detect.pid);
+    const kafkaPid = pidListeningOn(Number(brokers()[0]?.split(':')[1] ?? 9092));
+    if (kafkaPid) pids.set('kafka', kafkaPid);
+    const esPid = pidListeningOn(Number(new URL(elasticsearchUrl()).port || 9200));
+    if (esPid) pids.set('elasticsearch', esPid);
 
     // Alerts as the SIEM sees them on Kafka: receipt time of each marker's alert.
     const sentAt = new Map<string, number>();
@@ -247,6 +309,7 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
       while (polling) {
         const pending = [...sentAt.keys()]
           .filter((m) => !esSeenAt.has(m))
+          .slice(0, 1000)
           .map((m) => `${m}/ResponseComplete`);
         if (pending.length > 0) {
           const res = await fetch(
@@ -278,63 +341,7 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
       }
     })();
 
-    // The workload at real time: event times follow the offered rate from now on.
-    const warmupSeconds = 5;
-    const total = (warmupSeconds + options.seconds) * options.rate;
-    const startMs = Date.now() + 1000;
-    const items = generate(total, { seed: options.seed, startMs, rate: options.rate });
-    const lists = toEventLists(items);
-    const warmupLists = Math.ceil((warmupSeconds * options.rate) / 400);
-    const markerOf: string[] = [];
-    const eventsPerList: number[] = [];
-    lists.forEach((list, i) => {
-      const events = list.items as JsonObject[];
-      // The first timed batch carries one too: its send time starts the throughput clock.
-      if (i % MARKER_EVERY === 0 || i === warmupLists || i === lists.length - 1) {
-        const first = events[0]?.stageTimestamp;
-        const event = markerEvent(i, runId, typeof first === 'string' ? Date.parse(first) : startMs);
-        events.push(event);
-        markerOf.push(event.auditID as string);
-      } else {
-        markerOf.push('');
-      }
-      eventsPerList.push(events.length);
-    });
-    const bodiesFile = path.join(dir, 'bodies.ndjson');
-    const markersFile = path.join(dir, 'markers.txt');
-    writeFileSync(bodiesFile, `${lists.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    writeFileSync(markersFile, markerOf.join('\n'));
-
-    load = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const timedMarkers = new Set(markerOf.slice(warmupLists).filter((m) => m !== ''));
-    let firstPost = 0;
-    load.on('message', (m: { type: string; marker?: string; at?: number }) => {
-      if (m.type === 'sent' && m.marker && m.at) {
-        sentAt.set(m.marker, m.at);
-        if (m.marker === markerOf[warmupLists]) firstPost = m.at;
-      }
-    });
-    const intervalMs = (400 / options.rate) * 1000;
-    const start: LoadStart = {
-      type: 'start',
-      url: `http://127.0.0.1:${port}/v1/audit`,
-      bodiesFile,
-      markersFile,
-      mode: 'open',
-      connections: 4,
-      pipelining: 1,
-      intervalMs,
-      headers: { authorization: `Bearer ${TOKEN}` },
-    };
-    await ask(load, start, 'started');
-    // Send each body once: stop just before the sequence would wrap around.
-    await new Promise((r) => setTimeout(r, lists.length * intervalMs - intervalMs / 2));
-    const report = await ask<LoadReport>(load, { type: 'stop' }, 'report');
-    const sentAll = Date.now();
-
-    // Throughput: until the detector's group has committed every event of the run.
-    // Throughput: until the detector's group has committed every event of the run, or the
-    // deadline (then the rate is what it sustained so far).
+    // Events the detector's group has committed, and how many are still to commit.
     const committedEvents = async () => {
       const ends = await admin.fetchTopicOffsets(eventsTopic);
       const committed = await admin.fetchOffsets({ groupId: detectGroup, topics: [eventsTopic] });
@@ -347,51 +354,155 @@ export async function runE2e(options: { seconds: number; rate: number; seed: num
       }
       return { done, lag: end - done };
     };
-    const deadline = Date.now() + Math.max(60_000, 2 * options.seconds * 1000);
-    let progress = await committedEvents();
-    while (progress.lag > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      progress = await committedEvents().catch(() => progress);
+
+    let stepNo = 0;
+    const runStep = async (rate: number, seconds: number): Promise<E2eStep> => {
+      stepNo++;
+      // The workload at real time: event times follow the offered rate from the moment the load starts.
+      const lists = Math.max(1, Math.round((rate * seconds) / BATCH));
+      const markerEvery = Math.max(1, Math.floor(lists / MARKERS_PER_STEP));
+      const bodiesFile = path.join(dir, `bodies-${stepNo}.ndjson`);
+      const markersFile = path.join(dir, `markers-${stepNo}.txt`);
+      const startMs = Date.now() + 1000 + lists * 5;
+      const workload = new Workload({ seed: options.seed + stepNo, startMs, rate });
+      const bodies = createWriteStream(bodiesFile);
+      const markerOf: string[] = [];
+      let events = 0;
+      for (let i = 0; i < lists; i++) {
+        const items: JsonObject[] = [];
+        while (items.length < BATCH) {
+          const item = workload.next();
+          if (item.source === 'audit') items.push(item.raw);
+        }
+        let marker = '';
+        if (i % markerEvery === 0 || i === lists - 1) {
+          const first = items[0]?.stageTimestamp;
+          const event = markerEvent(
+            stepNo * 100_000 + i,
+            runId,
+            typeof first === 'string' ? Date.parse(first) : startMs,
+          );
+          items.push(event);
+          marker = event.auditID as string;
+        }
+        markerOf.push(marker);
+        events += items.length;
+        const line = `${JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items })}\n`;
+        if (!bodies.write(line)) await once(bodies, 'drain');
+      }
+      bodies.end();
+      await once(bodies, 'finish');
+      writeFileSync(markersFile, markerOf.join('\n'));
+      const markers = new Set(markerOf.filter((m) => m !== ''));
+
+      const before = await committedEvents();
+      load = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const meter = new CpuMeter(new Map([...pids, ...(load.pid ? [['load', load.pid] as const] : [])]));
+      let firstPost = 0;
+      load.on('message', (m: { type: string; marker?: string; at?: number }) => {
+        if (m.type === 'sent' && m.marker && m.at) {
+          sentAt.set(m.marker, m.at);
+          if (m.marker === markerOf[0]) firstPost = m.at;
+        }
+      });
+      const intervalMs = (BATCH / rate) * 1000;
+      const start: LoadStart = {
+        type: 'start',
+        url: `http://127.0.0.1:${port}/v1/audit`,
+        bodiesFile,
+        markersFile,
+        mode: 'open',
+        // Enough that a slow answer never holds back the next POST (open load: the rate is offered, not negotiated).
+        connections: Math.min(64, Math.max(4, Math.ceil(rate / 500))),
+        pipelining: 1,
+        intervalMs,
+        headers: { authorization: `Bearer ${TOKEN}` },
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      };
+      await ask(load, start, 'started');
+      meter.reset();
+      // Send each body once: stop just before the sequence would wrap around.
+      await new Promise((r) => setTimeout(r, lists * intervalMs - intervalMs / 2));
+      const report = await ask<LoadReport>(load, { type: 'stop' }, 'report');
+      const cpu = meter.cores();
+      load = undefined;
+      const sentAll = Date.now();
+
+      // Until the detector's group has committed every event of the step (all of them on the topic:
+      // ingest may still be draining its spool), or the deadline.
+      const deadline = sentAll + Math.max(10_000, 2 * seconds * 1000);
+      const accepted = Math.round(events * ((report.statuses['200'] ?? 0) / Math.max(1, report.requests)));
+      const settled = (p: { done: number; lag: number }) => p.lag === 0 && p.done - before.done >= accepted;
+      let progress = await committedEvents();
+      while (!settled(progress) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        progress = await committedEvents().catch(() => progress);
+      }
+      const caughtUpAt = Date.now();
+      const caughtUp = settled(progress);
+      await until('the last markers', 10_000, async () =>
+        [...markers].every((m) => kafkaSeenAt.has(m) && esSeenAt.has(m)) ? true : undefined,
+      ).catch(() => undefined);
+
+      const ok = report.statuses['200'] ?? 0;
+      const failed = report.requests - ok;
+      const failure =
+        report.firstError ?? (failed > 0 ? `ingest answered ${JSON.stringify(report.statuses)}` : undefined);
+      const latencies = (seen: Map<string, number>) =>
+        [...markers].flatMap((m) => {
+          const s = sentAt.get(m);
+          const a = seen.get(m);
+          return s !== undefined && a !== undefined ? [a - s] : [];
+        });
+      const kafkaLat = latencies(kafkaSeenAt);
+      const esLat = latencies(esSeenAt);
+      const missing = markers.size - kafkaLat.length;
+      const done = progress.done - before.done;
+      return {
+        rate,
+        seconds,
+        events,
+        requests: report.requests,
+        failed,
+        ...(failure === undefined ? {} : { failure }),
+        eps: (caughtUp && failed === 0 ? events : done) / ((caughtUpAt - firstPost) / 1000),
+        p50_ms: percentile(kafkaLat, 50),
+        p90_ms: percentile(kafkaLat, 90),
+        p99_ms: missing > 0 ? Number.POSITIVE_INFINITY : percentile(kafkaLat, 99),
+        max_ms: missing > 0 ? Number.POSITIVE_INFINITY : percentile(kafkaLat, 100),
+        es_p50_ms: percentile(esLat, 50),
+        es_p99_ms: percentile(esLat, 99),
+        markers: markers.size,
+        markers_seen: kafkaLat.length,
+        markers_in_es: esLat.length,
+        caught_up_s: caughtUp ? (caughtUpAt - sentAll) / 1000 : undefined,
+        lag: Math.max(progress.lag, accepted - (progress.done - before.done)),
+        ingest_p50_ms: report.p50_ms,
+        ingest_p99_ms: report.p99_ms,
+        cpu,
+      };
+    };
+
+    // Warm-up (JIT, connections, topic leaders), not reported.
+    if (options.warmupSeconds > 0) await runStep(Math.min(...options.rates), options.warmupSeconds);
+    const steps: E2eStep[] = [];
+    let stopped: string | undefined;
+    for (const rate of options.rates) {
+      const step = await runStep(rate, options.seconds);
+      steps.push(step);
+      options.onStep?.(step);
+      if (step.failed > 0) {
+        stopped = `at ${rate}/s, ${step.failed} of ${step.requests} requests were not answered 200 within ${REQUEST_TIMEOUT_MS / 1000} s (${step.failure})`;
+        break;
+      }
+      if (step.caught_up_s === undefined) {
+        stopped = `the detector was still ${step.lag} events behind ${Math.max(10, 2 * options.seconds)} s after the load at ${rate}/s stopped`;
+        break;
+      }
     }
-    const caughtUpAt = Date.now();
-    const caughtUp = progress.lag === 0;
-    await until('the last markers', 15_000, async () =>
-      [...timedMarkers].every((m) => kafkaSeenAt.has(m) && esSeenAt.has(m)) ? true : undefined,
-    ).catch(() => undefined);
     polling = false;
     await esPoller;
-
-    const ok = report.statuses['200'] ?? 0;
-    if (report.errors > 0 || ok !== report.requests) {
-      throw new Error(
-        `ingest answered ${JSON.stringify(report.statuses)}, ${report.errors} errors (${report.firstError})`,
-      );
-    }
-    const timedEvents = eventsPerList.slice(warmupLists).reduce((a, b) => a + b, 0);
-    const warmupEvents = eventsPerList.slice(0, warmupLists).reduce((a, b) => a + b, 0);
-    const latencies = (seen: Map<string, number>) =>
-      [...timedMarkers].flatMap((m) => {
-        const s = sentAt.get(m);
-        const a = seen.get(m);
-        return s !== undefined && a !== undefined ? [a - s] : [];
-      });
-    const kafkaLat = latencies(kafkaSeenAt);
-    const esLat = latencies(esSeenAt);
-    const missing = timedMarkers.size - kafkaLat.length;
-    return {
-      e2e_eps: (caughtUp ? timedEvents : progress.done - warmupEvents) / ((caughtUpAt - firstPost) / 1000),
-      p50_ms: percentile(kafkaLat, 50),
-      p99_ms: missing > 0 ? Number.POSITIVE_INFINITY : percentile(kafkaLat, 99),
-      es_p50_ms: percentile(esLat, 50),
-      es_p99_ms: percentile(esLat, 99),
-      detail:
-        `${options.seconds} s at ${options.rate} ev/s offered after ${warmupSeconds} s warm-up; ${report.requests} requests, ` +
-        `ingest p50 ${report.p50_ms.toFixed(0)} ms / p99 ${report.p99_ms.toFixed(0)} ms; ` +
-        `markers ${kafkaLat.length}/${timedMarkers.size} on the alerts topic, ${esLat.length} in Elasticsearch; ` +
-        (caughtUp
-          ? `detector caught up ${((caughtUpAt - sentAll) / 1000).toFixed(1)} s after the last POST`
-          : `detector still ${progress.lag} events behind ${((caughtUpAt - sentAll) / 1000).toFixed(0)} s after the last POST`),
-    };
+    return stopped ? { steps, stopped } : { steps };
   } catch (err) {
     for (const [name, tail] of stderrTails) {
       for (const line of tail) process.stderr.write(`[${name}] ${line}\n`);

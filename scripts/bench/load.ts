@@ -28,6 +28,8 @@ export interface LoadStart {
   pipelining: number;
   intervalMs?: number;
   headers?: Record<string, string>;
+  /** A request unanswered after this long fails (counted in `errors`), so a stop never waits on a stalled server. */
+  timeoutMs?: number;
 }
 
 export interface LoadReport {
@@ -59,6 +61,7 @@ async function run(start: LoadStart): Promise<void> {
     connections: start.connections,
     pipelining: start.pipelining,
     keepAliveTimeout: 60_000,
+    ...(start.timeoutMs ? { headersTimeout: start.timeoutMs, bodyTimeout: start.timeoutMs } : {}),
   });
   const headers = { 'content-type': 'application/json', ...start.headers };
   const statuses: Record<string, number> = {};

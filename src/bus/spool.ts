@@ -1,9 +1,8 @@
-import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { spoolBytes, spoolCorrupt, spoolDrained, spoolDropped, spoolEvents } from '../metrics.ts';
+import { SegmentLog } from './segment-log.ts';
 import { decodeSegment, encodeRecord, type SpooledMessage } from './spool-record.ts';
 import type { Bus, BusMessage, SubscribeOptions, Subscription } from './types.ts';
 import { BusUnavailableError } from './types.ts';
@@ -43,27 +42,6 @@ export interface SpoolStatus {
   kafka: boolean;
   spool: { events: number; bytes: number; maxBytes: number; segments: number };
 }
-
-interface Segment {
-  seq: number;
-  path: string;
-  bytes: number;
-  count: number;
-}
-
-interface ActiveSegment extends Segment {
-  handle: FileHandle;
-}
-
-interface PendingAppend {
-  records: Buffer[];
-  bytes: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-const SEGMENT_NAME = /^spool-(\d{12})\.seg$/;
-const segmentName = (seq: number) => `spool-${String(seq).padStart(12, '0')}.seg`;
 
 /** Wakes waiters together. */
 class Signal {
@@ -107,17 +85,9 @@ export class SpoolBus implements Bus {
   private readonly inner: Bus;
   private readonly options: Required<Omit<SpoolOptions, 'logger'>>;
   private readonly logger: Logger;
-  private readonly closed: Segment[] = [];
-  private active: ActiveSegment | undefined;
-  private nextSeq = 1;
-  /** Bytes on disk plus appends not yet written. */
-  private bytes = 0;
+  private readonly log: SegmentLog;
   /** Messages spooled (written or pending) and not yet drained. */
   private events = 0;
-  private pending: PendingAppend[] = [];
-  private writeScheduled = false;
-  /** File operations run one at a time, in order. */
-  private io: Promise<void> = Promise.resolve();
   private readonly work = new Signal();
   private running = false;
   private innerStarted = false;
@@ -140,6 +110,23 @@ export class SpoolBus implements Bus {
       drainBytes: options.drainBytes ?? 512 * 1024,
       startOffline: options.startOffline ?? false,
     };
+    this.log = new SegmentLog({
+      dir: this.options.dir,
+      prefix: 'spool',
+      segmentBytes: this.options.segmentBytes,
+      onWriteFailed: (err, records) => {
+        this.events -= records;
+        this.updateGauges();
+        this.logger.error({ err }, 'spool write failed');
+        return new BusUnavailableError(`spool write failed: ${err.message}`);
+      },
+      onWritten: () => this.work.notify(),
+    });
+  }
+
+  /** Bytes on disk plus appends not yet written. */
+  private get bytes(): number {
+    return this.log.bytes;
   }
 
   get kind(): Bus['kind'] {
@@ -163,11 +150,8 @@ export class SpoolBus implements Bus {
   }
 
   private async recover(): Promise<void> {
-    const names = (await readdir(this.options.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
-    for (const name of names) {
-      const seq = Number(SEGMENT_NAME.exec(name)![1]);
-      const path = join(this.options.dir, name);
-      const decoded = decodeSegment(await readFile(path));
+    this.events += await this.log.recover((contents, name) => {
+      const decoded = decodeSegment(contents);
       if (decoded.corrupt > 0) {
         spoolCorrupt.inc(decoded.corrupt);
         this.logger.warn(
@@ -175,18 +159,13 @@ export class SpoolBus implements Bus {
           'torn or corrupt spool record skipped',
         );
       }
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
-      if (decoded.messages.length === 0) {
-        await unlink(path);
-        continue;
-      }
-      const { size } = await stat(path);
-      this.closed.push({ seq, path, bytes: size, count: decoded.messages.length });
-      this.bytes += size;
-      this.events += decoded.messages.length;
-    }
+      return decoded.messages.length;
+    });
     if (this.events > 0) {
-      this.logger.info({ events: this.events, segments: this.closed.length }, 'spool recovered; draining');
+      this.logger.info(
+        { events: this.events, segments: this.log.closed.length },
+        'spool recovered; draining',
+      );
     }
     this.updateGauges();
   }
@@ -219,81 +198,10 @@ export class SpoolBus implements Bus {
         ),
       );
     }
-    this.bytes += size;
+    const written = this.log.append(records);
     this.events += messages.length;
     this.updateGauges();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ records, bytes: size, resolve, reject });
-      if (!this.writeScheduled) {
-        this.writeScheduled = true;
-        this.enqueueIo(() => this.writePending());
-      }
-    });
-  }
-
-  private enqueueIo(op: () => Promise<void>): Promise<void> {
-    const run = this.io.then(op);
-    this.io = run.catch(() => {});
-    return run;
-  }
-
-  /** Writes every append waiting so far with one write and one fsync (group commit). */
-  private async writePending(): Promise<void> {
-    this.writeScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    const records = batch.flatMap((p) => p.records);
-    const buf = Buffer.concat(records);
-    try {
-      if (this.active && this.active.bytes >= this.options.segmentBytes) await this.closeActive();
-      const active = this.active ?? (await this.openActive());
-      await active.handle.write(buf, 0, buf.length);
-      await active.handle.datasync();
-      active.bytes += buf.length;
-      active.count += records.length;
-    } catch (err) {
-      this.bytes -= buf.length;
-      this.events -= records.length;
-      this.updateGauges();
-      this.logger.error({ err }, 'spool write failed');
-      // The segment may end in a torn record now: close it so later appends start clean.
-      await this.closeActive().catch(() => {});
-      const failure = new BusUnavailableError(`spool write failed: ${(err as Error).message}`);
-      for (const p of batch) p.reject(failure);
-      return;
-    }
-    for (const p of batch) p.resolve();
-    this.work.notify();
-  }
-
-  private async openActive(): Promise<ActiveSegment> {
-    const seq = this.nextSeq++;
-    const path = join(this.options.dir, segmentName(seq));
-    const handle = await open(path, 'wx');
-    // The new file's directory entry must be durable too, or a crash could lose the whole segment.
-    const dir = await open(this.options.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-    this.active = { seq, path, bytes: 0, count: 0, handle };
-    return this.active;
-  }
-
-  private async closeActive(): Promise<void> {
-    const active = this.active;
-    if (!active) return;
-    this.active = undefined;
-    await active.handle.close();
-    if (active.count === 0) {
-      await unlink(active.path);
-      this.bytes -= active.bytes;
-      return;
-    }
-    const { handle: _handle, ...segment } = active;
-    this.closed.push(segment);
+    return written;
   }
 
   /** Sends closed segments to the inner bus, oldest first; closes the active one when it is all that is left. */
@@ -302,7 +210,7 @@ export class SpoolBus implements Bus {
     let failing = !this.innerStarted;
     let loaded: { seq: number; messages: SpooledMessage[]; sent: number } | undefined;
     while (this.running) {
-      if (this.closed.length === 0 && (this.active?.count ?? 0) === 0) {
+      if (this.log.closed.length === 0 && this.log.activeCount === 0) {
         await this.work.wait();
         continue;
       }
@@ -322,11 +230,11 @@ export class SpoolBus implements Bus {
         }
         if (!(await this.inner.ready())) continue;
       }
-      if (this.closed.length === 0) {
-        await this.enqueueIo(() => this.closeActive());
+      if (this.log.closed.length === 0) {
+        await this.log.rotate();
         continue;
       }
-      const head = this.closed[0]!;
+      const head = this.log.closed[0]!;
       if (loaded?.seq !== head.seq) {
         let decoded: ReturnType<typeof decodeSegment>;
         try {
@@ -338,9 +246,8 @@ export class SpoolBus implements Bus {
             'spool segment unreadable; skipped',
           );
           spoolCorrupt.inc();
-          this.closed.shift();
+          this.log.shiftHead();
           this.events -= head.count;
-          this.bytes -= head.bytes;
           this.updateGauges();
           continue;
         }
@@ -379,8 +286,7 @@ export class SpoolBus implements Bus {
       spoolDrained.inc(chunk.length);
       if (loaded.sent >= loaded.messages.length) {
         await unlink(head.path);
-        this.closed.shift();
-        this.bytes -= head.bytes;
+        this.log.shiftHead();
         loaded = undefined;
         if (this.events === 0) this.logger.info('spool drained');
       }
@@ -406,7 +312,7 @@ export class SpoolBus implements Bus {
         events: this.events,
         bytes: this.bytes,
         maxBytes: this.options.maxBytes,
-        segments: this.closed.length + (this.active ? 1 : 0),
+        segments: this.log.segments,
       },
     };
   }
@@ -417,8 +323,7 @@ export class SpoolBus implements Bus {
       this.running = false;
       this.work.notify();
       await this.drainer;
-      await this.enqueueIo(() => this.writePending());
-      await this.enqueueIo(() => this.closeActive());
+      await this.log.flush();
     }
     await this.inner.stop();
   }

@@ -6,9 +6,9 @@
  * is rejected with its reason while the others go through. Pure; never throws.
  */
 import { AKS_AUDIT_CATEGORIES, AksDiagnosticDocument, AksDiagnosticRecord } from '../schema/aks.ts';
-import { decodeJsonData, parseJson } from './bounded-decode.ts';
+import { parseJson } from './bounded-decode.ts';
 import {
-  appendBatch,
+  batchOfJsonDocuments,
   type CloudBatch,
   type CloudItem,
   type CloudLimits,
@@ -123,15 +123,7 @@ export function aksAuditFromMessage(
   data: Uint8Array,
   limits: CloudLimits = DEFAULT_CLOUD_LIMITS,
 ): CloudBatch<AksOrigin> {
-  const batch = emptyBatch<AksOrigin>();
-  const values = decodeJsonData(data, { remaining: limits.maxInflatedBytes });
-  if (!values.ok) {
-    batch.items.push({ ok: false, reason: values.reason, where: '' });
-    return batch;
-  }
-  const many = values.value.length > 1;
-  values.value.forEach((value, i) => {
-    appendBatch(batch, aksAuditFromJson(value, limits), many ? `[${i}]` : '');
-  });
-  return batch;
+  return batchOfJsonDocuments(data, { remaining: limits.maxInflatedBytes }, (value) =>
+    aksAuditFromJson(value, limits),
+  );
 }

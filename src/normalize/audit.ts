@@ -1,4 +1,4 @@
-import { AuditEvent } from '../schema/audit.ts';
+import { AuditEvent, isAuditEvent } from '../schema/audit.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { klaxonSection } from './klaxon-section.ts';
 import { get, podSpec } from './pod-spec.ts';
@@ -62,9 +62,13 @@ export function normalizeAudit(raw: unknown, ctx: NormalizeContext): NormalizeRe
 
 function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   if (!isRecord(raw)) return { ok: false, reason: 'expected a JSON object' };
-  const parsed = AuditEvent.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues) };
-  const e = parsed.data;
+  let e: AuditEvent;
+  if (isAuditEvent(raw)) e = raw;
+  else {
+    const parsed = AuditEvent.safeParse(raw);
+    if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues) };
+    e = parsed.data;
+  }
 
   const own =
     canonicalTime(e.stageTimestamp) ??

@@ -1,3 +1,5 @@
+import { decodeJsonData, type InflateBudget } from './bounded-decode.ts';
+
 /**
  * What a managed cluster's log delivery (an EKS CloudWatch Logs payload, a GKE
  * LogEntry, an AKS diagnostic-logs document) yields: `audit.k8s.io/v1` Events for
@@ -34,6 +36,28 @@ export function joinWhere(prefix: Where, where: Where): Where {
 export function appendBatch<Origin>(into: CloudBatch<Origin>, from: CloudBatch<Origin>, prefix: Where): void {
   for (const item of from.items) into.items.push({ ...item, where: joinWhere(prefix, item.where) });
   into.ignored += from.ignored;
+}
+
+/**
+ * The JSON documents in a delivery's bytes (gzipped or not, one or several in a row) within the inflate budget,
+ * each read by `read`, in one batch; with several documents each `where` starts with `[i]`.
+ */
+export function batchOfJsonDocuments<Origin>(
+  data: Uint8Array,
+  budget: InflateBudget,
+  read: (document: unknown) => CloudBatch<Origin>,
+): CloudBatch<Origin> {
+  const batch = emptyBatch<Origin>();
+  const values = decodeJsonData(data, budget);
+  if (!values.ok) {
+    batch.items.push({ ok: false, reason: values.reason, where: '' });
+    return batch;
+  }
+  const many = values.value.length > 1;
+  values.value.forEach((value, i) => {
+    appendBatch(batch, read(value), many ? `[${i}]` : '');
+  });
+  return batch;
 }
 
 /** Limits on what one delivery may cost to decode. */

@@ -11,9 +11,9 @@ import {
   FilteredLogEvent,
   FilterLogEventsOutput,
 } from '../schema/cloudwatch.ts';
-import { decodeJsonData, type InflateBudget, parseJson } from './bounded-decode.ts';
+import { type InflateBudget, parseJson } from './bounded-decode.ts';
 import {
-  appendBatch,
+  batchOfJsonDocuments,
   type CloudBatch,
   type CloudItem,
   type CloudLimits,
@@ -145,17 +145,7 @@ export function eksAuditFromSubscriptionData(
   limits: CloudLimits = DEFAULT_CLOUD_LIMITS,
   budget: InflateBudget = { remaining: limits.maxInflatedBytes },
 ): CloudBatch<EksOrigin> {
-  const batch = emptyBatch<EksOrigin>();
-  const values = decodeJsonData(data, budget);
-  if (!values.ok) {
-    batch.items.push({ ok: false, reason: values.reason, where: '' });
-    return batch;
-  }
-  const many = values.value.length > 1;
-  values.value.forEach((value, i) => {
-    appendBatch(batch, eksAuditFromSubscription(value, limits), many ? `[${i}]` : '');
-  });
-  return batch;
+  return batchOfJsonDocuments(data, budget, (value) => eksAuditFromSubscription(value, limits));
 }
 
 /** Whether a value is `filter-log-events` / `get-log-events` output. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compiledCheck } from './compiled-check.ts';
 
 /**
  * Kubernetes audit events (`audit.k8s.io/v1`, `v1beta1`, and the unversioned
@@ -64,6 +65,13 @@ export const AuditEvent = z.looseObject({
   annotations: z.record(z.string(), z.unknown()).nullish(),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
+
+/**
+ * Whether a raw item is a valid `AuditEvent` (AuditEvent's own JSON Schema, compiled): what every ingested event
+ * pays instead of zod's copy of it, about a quarter of the cost. When it says no, `AuditEvent.safeParse` gives
+ * the reason.
+ */
+export const isAuditEvent = compiledCheck(AuditEvent);
 
 export const AuditEventList = z.looseObject({
   kind: z.literal('EventList'),

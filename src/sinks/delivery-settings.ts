@@ -30,6 +30,30 @@ export const forwarderFields = {
     .prefault({}),
 };
 
+/** An http(s) URL without credentials in it: those go in the file named by `secretsField`. */
+export function receiverUrl(secretsField: string) {
+  return z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (u) => !new URL(u).username && !new URL(u).password,
+      `no credentials in the URL: use ${secretsField}`,
+    );
+}
+
+/** TLS to an HTTPS receiver: the CA bundle that signed it, and a client certificate and key (PEM files). */
+export const clientTlsFields = {
+  caFile: z.string().min(1).optional(),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+};
+
+/** For `.refine`: a client certificate needs its key, and a key its certificate. */
+export const certAndKeyTogether = [
+  (s: { certFile?: string | undefined; keyFile?: string | undefined }) =>
+    Boolean(s.certFile) === Boolean(s.keyFile),
+  { message: 'certFile and keyFile go together' },
+] as const;
+
 const DeliveryFields = z.object({ ...forwarderFields, ...filterFields('informational') });
 /** What the forwarding sink needs from any type's settings. */
 export type ForwarderSettings = z.infer<typeof DeliveryFields>;

@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import { forwarderFields } from './delivery-settings.ts';
+import { certAndKeyTogether, clientTlsFields, forwarderFields, receiverUrl } from './delivery-settings.ts';
 import { filterFields } from './filter.ts';
 
-/** An http(s) URL without credentials in it: those go in `headersFile`. */
-const Endpoint = z
-  .url({ protocol: /^https?$/ })
-  .refine((u) => !new URL(u).username && !new URL(u).password, 'no credentials in the URL: use headersFile');
+const Endpoint = receiverUrl('headersFile');
 
 export const OtlpSinkSettings = z
   .object({
@@ -22,12 +19,10 @@ export const OtlpSinkSettings = z
     resource: z.record(z.string().min(1), z.string()).default({}),
     /** YAML file of extra request headers whose values are secrets (`Authorization: Bearer ...`). */
     headersFile: z.string().min(1).optional(),
-    caFile: z.string().min(1).optional(),
-    certFile: z.string().min(1).optional(),
-    keyFile: z.string().min(1).optional(),
+    ...clientTlsFields,
     ...filterFields('informational'),
     ...forwarderFields,
   })
   .strict()
-  .refine((s) => Boolean(s.certFile) === Boolean(s.keyFile), { message: 'certFile and keyFile go together' });
+  .refine(...certAndKeyTogether);
 export type OtlpSinkSettings = z.infer<typeof OtlpSinkSettings>;

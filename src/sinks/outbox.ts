@@ -1,6 +1,6 @@
-import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Segment, SegmentLog } from '../bus/segment-log.ts';
 import { decodeSegment, encodeRecord } from '../bus/spool-record.ts';
 import type { Logger } from '../log.ts';
 import { sinkQueueAlerts, sinkQueueBytes, sinkQueueCorrupt } from '../metrics.ts';
@@ -11,10 +11,10 @@ import { Alert } from '../schema/alert.ts';
  * The detector may commit once alerts are here, so a slow or dead SIEM holds nothing else
  * up until the buffer is full.
  *
- * It reuses the ingest spool's on-disk format (`bus/spool-record.ts`): segment files of
- * `[u32 length][u32 CRC32][JSON]` records, appended with one write and one `fdatasync` per
- * group of appends, the directory entry of a new segment `fsync`ed, a torn or corrupt tail
- * skipped and counted on recovery. Records are read back oldest first and a segment is
+ * It is the ingest spool's segment log (`bus/segment-log.ts`, records framed by
+ * `bus/spool-record.ts`): segment files of `[u32 length][u32 CRC32][JSON]` records, appended
+ * with one write and one `fdatasync` per group of appends, the directory entry of a new segment
+ * `fsync`ed, a torn or corrupt tail skipped and counted on recovery. Records are read back oldest first and a segment is
  * deleted once every record of it is acknowledged; a crash in between re-sends that segment
  * (at-least-once). The active segment is closed whenever the reader has caught up, so in
  * steady state a segment holds one write's alerts and a crash re-sends few.
@@ -36,22 +36,6 @@ export class OutboxFullError extends Error {
   override name = 'OutboxFullError';
 }
 
-interface Segment {
-  seq: number;
-  path: string;
-  bytes: number;
-  count: number;
-}
-
-interface PendingAppend {
-  records: Buffer[];
-  bytes: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-const SEGMENT_NAME = /^outbox-(\d{12})\.seg$/;
-const segmentName = (seq: number) => `outbox-${String(seq).padStart(12, '0')}.seg`;
 const LOCK = 'LOCK';
 
 function parseJson(text: string): unknown {
@@ -74,14 +58,8 @@ function alive(pid: number): boolean {
 export class Outbox {
   private readonly opts: Required<Omit<OutboxOptions, 'logger'>>;
   private readonly logger: Logger;
-  private readonly closed: Segment[] = [];
-  private active: (Segment & { handle: FileHandle }) | undefined;
-  private nextSeq = 1;
-  private bytes = 0;
+  private readonly log: SegmentLog;
   private count = 0;
-  private pending: PendingAppend[] = [];
-  private writeScheduled = false;
-  private io: Promise<void> = Promise.resolve();
   /** The oldest segment, read into memory, and how many of its alerts are acknowledged. */
   private head: { seq: number; alerts: Alert[]; done: number } | undefined;
   private isOpen = false;
@@ -97,6 +75,21 @@ export class Outbox {
       segmentBytes:
         opts.segmentBytes ?? Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.floor(opts.maxBytes / 16))),
     };
+    this.log = new SegmentLog({
+      dir: this.opts.dir,
+      prefix: 'outbox',
+      segmentBytes: this.opts.segmentBytes,
+      onWriteFailed: (err, records) => {
+        this.count -= records;
+        this.updateGauges();
+        return new Error(`sink buffer write failed: ${err.message}`);
+      },
+    });
+  }
+
+  /** Bytes on disk plus appends not yet written. */
+  private get bytes(): number {
+    return this.log.bytes;
   }
 
   /** Alerts waiting, and their bytes on disk (or about to be). */
@@ -113,22 +106,11 @@ export class Outbox {
   async open(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
     await this.lock();
-    const names = (await readdir(this.opts.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
-    for (const name of names) {
-      const seq = Number(SEGMENT_NAME.exec(name)![1]);
-      const path = join(this.opts.dir, name);
-      const { alerts, corrupt } = this.decode(await readFile(path));
+    this.count += await this.log.recover((contents, name) => {
+      const { alerts, corrupt } = this.decode(contents);
       this.countCorrupt(corrupt, name);
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
-      if (alerts.length === 0) {
-        await unlink(path);
-        continue;
-      }
-      const { size } = await stat(path);
-      this.closed.push({ seq, path, bytes: size, count: alerts.length });
-      this.bytes += size;
-      this.count += alerts.length;
-    }
+      return alerts.length;
+    });
     if (this.count > 0) this.logger.info({ alerts: this.count }, 'sink buffer recovered; resending');
     this.isOpen = true;
     this.updateGauges();
@@ -191,78 +173,10 @@ export class Outbox {
         ),
       );
     }
-    this.bytes += size;
+    const written = this.log.append(records);
     this.count += alerts.length;
     this.updateGauges();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ records, bytes: size, resolve, reject });
-      if (!this.writeScheduled) {
-        this.writeScheduled = true;
-        void this.enqueueIo(() => this.writePending());
-      }
-    });
-  }
-
-  private enqueueIo(op: () => Promise<void>): Promise<void> {
-    const run = this.io.then(op);
-    this.io = run.catch(() => {});
-    return run;
-  }
-
-  /** Every append waiting so far, with one write and one fdatasync (group commit). */
-  private async writePending(): Promise<void> {
-    this.writeScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    const records = batch.flatMap((p) => p.records);
-    const buf = Buffer.concat(records);
-    try {
-      if (this.active && this.active.bytes >= this.opts.segmentBytes) await this.closeActive();
-      const active = this.active ?? (await this.openActive());
-      await active.handle.write(buf, 0, buf.length);
-      await active.handle.datasync();
-      active.bytes += buf.length;
-      active.count += records.length;
-    } catch (err) {
-      this.bytes -= buf.length;
-      this.count -= records.length;
-      this.updateGauges();
-      // The segment may end in a torn record now: close it so later appends start clean.
-      await this.closeActive().catch(() => {});
-      const failure = new Error(`sink buffer write failed: ${(err as Error).message}`);
-      for (const p of batch) p.reject(failure);
-      return;
-    }
-    for (const p of batch) p.resolve();
-  }
-
-  private async openActive(): Promise<Segment & { handle: FileHandle }> {
-    const seq = this.nextSeq++;
-    const path = join(this.opts.dir, segmentName(seq));
-    const handle = await open(path, 'wx');
-    const dir = await open(this.opts.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-    this.active = { seq, path, bytes: 0, count: 0, handle };
-    return this.active;
-  }
-
-  private async closeActive(): Promise<void> {
-    const active = this.active;
-    if (!active) return;
-    this.active = undefined;
-    await active.handle.close();
-    if (active.count === 0) {
-      await unlink(active.path);
-      this.bytes -= active.bytes;
-      return;
-    }
-    const { handle: _handle, ...segment } = active;
-    this.closed.push(segment);
+    return written;
   }
 
   /**
@@ -270,12 +184,12 @@ export class Outbox {
    * Empty when nothing waits.
    */
   async peek(max: number): Promise<Alert[]> {
-    if (this.closed.length === 0) {
-      if ((this.active?.count ?? 0) === 0) return [];
-      await this.enqueueIo(() => this.closeActive());
-      if (this.closed.length === 0) return [];
+    if (this.log.closed.length === 0) {
+      if (this.log.activeCount === 0) return [];
+      await this.log.rotate();
+      if (this.log.closed.length === 0) return [];
     }
-    const segment = this.closed[0]!;
+    const segment = this.log.closed[0]!;
     if (this.head?.seq !== segment.seq) {
       let alerts: Alert[];
       try {
@@ -305,7 +219,7 @@ export class Outbox {
   /** The first `n` alerts `peek` returned are with the receiver (or dead-lettered) for good. */
   async ack(n: number): Promise<void> {
     const head = this.head;
-    const segment = this.closed[0];
+    const segment = this.log.closed[0];
     if (!head || !segment || head.seq !== segment.seq) return;
     const acked = Math.min(n, head.alerts.length - head.done);
     head.done += acked;
@@ -326,8 +240,7 @@ export class Outbox {
   }
 
   private async removeSegment(segment: Segment): Promise<void> {
-    this.closed.shift();
-    this.bytes -= segment.bytes;
+    this.log.shiftHead();
     await unlink(segment.path).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -337,8 +250,7 @@ export class Outbox {
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
-    await this.enqueueIo(() => this.writePending());
-    await this.enqueueIo(() => this.closeActive());
+    await this.log.flush();
     await unlink(join(this.opts.dir, LOCK)).catch(() => {});
   }
 

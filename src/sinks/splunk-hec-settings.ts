@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { bool, bytes, int, MiB } from '../config-values.ts';
-import { forwarderFields } from './delivery-settings.ts';
+import { certAndKeyTogether, clientTlsFields, forwarderFields, receiverUrl } from './delivery-settings.ts';
 import { filterFields } from './filter.ts';
 
-const BaseUrl = z
-  .url({ protocol: /^https?$/ })
-  .refine((u) => !new URL(u).username && !new URL(u).password, 'no credentials in the URL: use tokenFile');
+const BaseUrl = receiverUrl('tokenFile');
 
 export const SplunkHecSinkSettings = z
   .object({
@@ -27,12 +25,10 @@ export const SplunkHecSinkSettings = z
     ackPollMs: int(50, 60_000).default(1_000),
     /** Largest request body. */
     maxBatchBytes: bytes.default(1 * MiB),
-    caFile: z.string().min(1).optional(),
-    certFile: z.string().min(1).optional(),
-    keyFile: z.string().min(1).optional(),
+    ...clientTlsFields,
     ...filterFields('informational'),
     ...forwarderFields,
   })
   .strict()
-  .refine((s) => Boolean(s.certFile) === Boolean(s.keyFile), { message: 'certFile and keyFile go together' });
+  .refine(...certAndKeyTogether);
 export type SplunkHecSinkSettings = z.infer<typeof SplunkHecSinkSettings>;

@@ -1,19 +1,9 @@
 import { z } from 'zod';
-import { bytes, int, MiB } from '../config-values.ts';
+import { bytes, commaList, int, MiB } from '../config-values.ts';
 import { FlowFilterOptions } from '../normalize/flow-filter.ts';
 import { DropMetricNamespaces } from '../normalize/flow-metric-labels.ts';
 
-/** A comma-separated list in the environment, a YAML list in the file (empty entries dropped). */
-const namespaceList = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
-  DropMetricNamespaces,
-);
+const namespaceList = commaList(DropMetricNamespaces);
 
 /**
  * `ingest.flows`: how `POST /v1/flows` takes Hubble flows. A log shipper sends chunks of a few MiB (Fluent Bit

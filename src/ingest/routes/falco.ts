@@ -6,20 +6,13 @@ import { FalcoAlert, parseFalcoBody } from '../../schema/falco.ts';
 import type { Acceptor, SourceItem } from '../../sources/accept.ts';
 import { BATCH_ERRORS, BatchAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
+import { JSON_RECORDS } from './media-types.ts';
 
 export interface FalcoRouteOptions {
   acceptor: Acceptor;
   bodyLimit: number;
   maxItems: number;
 }
-
-const ACCEPTS = [
-  'application/json',
-  'application/x-ndjson',
-  'application/jsonl',
-  'application/ndjson',
-  'application/json-seq',
-];
 
 /** One alert or a JSON array of them; NDJSON bodies are one alert a line. */
 export const FalcoBody = z.union([FalcoAlert, z.array(FalcoAlert)]);
@@ -33,7 +26,7 @@ const DOC: RouteDoc = {
   body: {
     name: 'FalcoBody',
     description: 'Falco alerts',
-    contentTypes: ACCEPTS,
+    contentTypes: JSON_RECORDS,
     schema: FalcoBody,
   },
   responses: {
@@ -50,7 +43,7 @@ export function falcoRoutes(opts: FalcoRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/falco',
-      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: ACCEPTS, openapi: DOC } },
+      { bodyLimit: opts.bodyLimit, config: { source: 'falco', accepts: JSON_RECORDS, openapi: DOC } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'falco' }, body.length);

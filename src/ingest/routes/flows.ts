@@ -11,6 +11,7 @@ import { itemSizes, TOO_MANY } from '../item-spans.ts';
 import { moreRecordLinesThan } from '../record-lines.ts';
 import { BATCH_ERRORS, FlowsAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
+import { JSON_RECORDS } from './media-types.ts';
 
 export interface FlowRouteOptions {
   acceptor: Acceptor;
@@ -18,15 +19,6 @@ export interface FlowRouteOptions {
   /** Largest single flow, checked when the body is bigger than this. */
   eventLimit: number;
 }
-
-/** Fluent Bit's `json_lines` is `application/x-ndjson`; Vector's newline-delimited JSON too, its arrays JSON. */
-const ACCEPTS = [
-  'application/json',
-  'application/x-ndjson',
-  'application/jsonl',
-  'application/ndjson',
-  'application/json-seq',
-];
 
 /** A record of the exporter or `hubble observe`, a bare flow, or a JSON array of them; JSON lines are one a line. */
 export const FlowsBody = z.union([HubbleRecord, HubbleFlow, z.array(z.union([HubbleRecord, HubbleFlow]))]);
@@ -40,7 +32,7 @@ const DOC: RouteDoc = {
   body: {
     name: 'FlowsBody',
     description: 'Hubble flow records',
-    contentTypes: ACCEPTS,
+    contentTypes: JSON_RECORDS,
     schema: FlowsBody,
   },
   responses: {
@@ -62,7 +54,7 @@ export function flowRoutes(opts: FlowRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/flows',
-      { bodyLimit, config: { source: 'flows', accepts: ACCEPTS, openapi: DOC } },
+      { bodyLimit, config: { source: 'flows', accepts: JSON_RECORDS, openapi: DOC } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'flows' }, body.length);

@@ -40,6 +40,31 @@ function run(cmd: string, args: string[], input?: string) {
   return r;
 }
 
+/** The egress flows of the cloud sources and SIEM sinks: values key, kustomize component, pod, ports. */
+const egressFlows = [
+  { key: 'cloudwatch', component: 'cloudwatch', pod: 'ingest', ports: [443, 80] },
+  { key: 'pubsub', component: 'pubsub', pod: 'ingest', ports: [443, 80] },
+  { key: 'eventhubs', component: 'eventhubs', pod: 'ingest', ports: [9093] },
+  { key: 'syslog', component: 'syslog', pod: 'detect', ports: [6514] },
+  { key: 'otlp', component: 'otlp', pod: 'detect', ports: [4318] },
+  { key: 'splunkHec', component: 'splunk-hec', pod: 'detect', ports: [8088] },
+] as const;
+const PLACEHOLDER_PEERS = JSON.stringify([{ ipBlock: { cidr: '203.0.113.0/24' } }]);
+
+/** Every egress flow on, with the kustomize components' placeholder peers. */
+function egressArgs(): string[] {
+  return [
+    ...egressFlows.flatMap((f) => [
+      '--set',
+      `networkPolicy.egress.${f.key}.enabled=true`,
+      '--set-json',
+      `networkPolicy.egress.${f.key}.peers=${PLACEHOLDER_PEERS}`,
+    ]),
+    '--set',
+    'networkPolicy.egress.cloudwatch.credentials.enabled=true',
+  ];
+}
+
 const scenarios: Record<string, string[]> = {
   default: [],
   serve: ['--set', 'mode=serve'],
@@ -64,7 +89,26 @@ const scenarios: Record<string, string[]> = {
     'ingest.autoscaling.enabled=false',
   ],
   'distributed without autoscaling': ['--set', 'ingest.autoscaling.enabled=false'],
+  'egress for every cloud source and SIEM sink': egressArgs(),
+  'serve with egress for every cloud source and SIEM sink': ['--set', 'mode=serve', ...egressArgs()],
 };
+
+/** The NetworkPolicy of one component of deploy/kubernetes/egress. */
+function egressComponent(component: string): Obj[] {
+  const folder = join(kustomize, 'egress', component);
+  const k = parse(readFileSync(join(folder, 'kustomization.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    resources: string[];
+  };
+  expect(k.apiVersion).toBe('kustomize.config.k8s.io/v1alpha1');
+  expect(k.kind).toBe('Component');
+  return k.resources.flatMap((f) =>
+    parseAllDocuments(readFileSync(join(folder, f), 'utf8'))
+      .map((d) => d.toJS() as Obj | null)
+      .filter((o): o is Obj => o !== null),
+  );
+}
 
 const rendered = new Map<string, { text: string; objects: Obj[] }>();
 function render(name: string): { text: string; objects: Obj[] } {
@@ -156,6 +200,67 @@ describe('deploy/helm/klaxon', () => {
       });
     });
   }
+
+  it('opens no egress for cloud sources or SIEM sinks unless asked (existing installs keep their policies)', () => {
+    for (const name of ['default', 'serve', 'everything']) {
+      const names = render(name)
+        .objects.filter((o) => o.kind === 'NetworkPolicy')
+        .map((o) => o.metadata.name);
+      expect(
+        names.filter((n) => n.includes('-egress-') && !/-egress-(dns|kafka|sinks)$/.test(n)),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('opens each flow from the pod that needs it, on its ports, as the kustomize component does', () => {
+    const policies = render('egress for every cloud source and SIEM sink').objects.filter(
+      (o) => o.kind === 'NetworkPolicy',
+    );
+    for (const flow of egressFlows) {
+      const [component] = egressComponent(flow.component);
+      const chart = policies.find((o) => o.metadata.name === `klaxon-${flow.pod}-egress-${flow.component}`);
+      expect(component?.metadata.name, flow.key).toBe(chart?.metadata.name);
+      const labels = at(chart, 'spec', 'podSelector', 'matchLabels') as Record<string, string>;
+      expect(labels['app.kubernetes.io/component'], flow.key).toBe(flow.pod);
+      // The chart selects its release's pods too; the kustomization has one release.
+      const { 'app.kubernetes.io/instance': instance, ...common } = labels;
+      expect(instance).toBe('klaxon');
+      expect({ ...(chart?.spec as object), podSelector: { matchLabels: common } }, flow.key).toEqual(
+        component?.spec,
+      );
+      const ports = (at(chart, 'spec', 'egress') as { ports: { port: number }[] }[]).flatMap((r) =>
+        r.ports.map((p) => p.port),
+      );
+      expect(ports, flow.key).toEqual(flow.ports);
+    }
+  });
+
+  it('in serve mode opens every flow from the one pod', () => {
+    const names = render('serve with egress for every cloud source and SIEM sink')
+      .objects.filter(
+        (o) => o.kind === 'NetworkPolicy' && /-egress-(?!dns|kafka|sinks)/.test(o.metadata.name),
+      )
+      .map((o) => [
+        o.metadata.name,
+        at(o, 'spec', 'podSelector', 'matchLabels', 'app.kubernetes.io/component'),
+      ]);
+    expect(names.sort()).toEqual(
+      egressFlows.map((f) => [`klaxon-serve-egress-${f.component}`, 'serve']).sort(),
+    );
+  });
+
+  it('refuses an egress flow turned on without peers, naming the value', () => {
+    const r = run(t.helm, [
+      'template',
+      'klaxon',
+      chart,
+      '--set',
+      'networkPolicy.egress.splunkHec.enabled=true',
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('networkPolicy.egress.splunkHec.peers is empty');
+  });
 
   it('serve mode is one pod, never two at once, with no HPA or PDB', () => {
     const { objects } = render('serve');
@@ -328,5 +433,17 @@ describe('deploy/kubernetes against the same tools', () => {
     const psa = run(t.psaCheck, [], text);
     expect(psa.status, psa.stdout + psa.stderr).toBe(0);
     expect(psa.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('every egress component validates against the Kubernetes JSON schemas', () => {
+    const text = egressFlows
+      .flatMap((f) => egressComponent(f.component))
+      .map((o) => stringify(o))
+      .join('---\n');
+    const file = join(scratch, 'egress-components.yaml');
+    writeFileSync(file, text);
+    const kv = run(t.kubernetesValidate, ['--strict', file]);
+    expect(kv.status, kv.stdout + kv.stderr).toBe(0);
+    expect((kv.stdout.match(/ passed for resource /g) ?? []).length).toBe(egressFlows.length);
   });
 });

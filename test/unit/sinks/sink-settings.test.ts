@@ -78,7 +78,28 @@ sinks:
     ).toThrow(/token/);
     expect(() =>
       loadConfig(withFile('sinks:\n  o: {type: otlp, endpoint: "http://user:pw@c:4318"}\n').env),
-    ).toThrow(/no credentials in the URL/);
+    ).toThrow(/no credentials in the URL: use headersFile/);
+    expect(() =>
+      loadConfig(withFile('sinks:\n  s: {type: splunk-hec, url: "https://u:p@s:8088", tokenFile: /t}\n').env),
+    ).toThrow(/no credentials in the URL: use tokenFile/);
+  });
+
+  it('wants a client certificate and its key together (HTTPS sinks)', () => {
+    for (const sink of [
+      '{type: otlp, endpoint: "https://c:4318"',
+      '{type: splunk-hec, url: "https://s:8088", tokenFile: /t',
+    ]) {
+      expect(() => loadConfig(withFile(`sinks:\n  s: ${sink}, certFile: /c.pem}\n`).env), sink).toThrow(
+        /certFile and keyFile go together/,
+      );
+      expect(() => loadConfig(withFile(`sinks:\n  s: ${sink}, keyFile: /k.pem}\n`).env), sink).toThrow(
+        /certFile and keyFile go together/,
+      );
+      const ok = loadConfig(
+        withFile(`sinks:\n  s: ${sink}, caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem}\n`).env,
+      );
+      expect(ok.sinks.s, sink).toMatchObject({ caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem' });
+    }
   });
 
   it('becomes sinks named after their instances; a missing token file stops the start with the sink named', async () => {
