@@ -34,7 +34,7 @@ export const ingestRejected = new Counter({
 });
 export const ingestRequestBytes = new Histogram({
   name: 'klaxon_ingest_request_bytes',
-  help: 'Size of ingest request bodies in bytes.',
+  help: 'Size of ingest request bodies in bytes (decompressed).',
   labelNames: ['endpoint'] as const,
   buckets: [1024, 16384, 131072, 1048576, 4194304, 16777216, 33554432],
   registers: r,

@@ -9,9 +9,11 @@ import { Acceptor } from '../sources/accept.ts';
 import type { SourceRoutes } from '../sources/types.ts';
 import type { AuthConfig } from './auth.ts';
 import { clientErrorHandler, effectiveMaxConnections, limitConnections } from './connections.ts';
+import { BodyDecodeError, decompressBodies } from './decompress.ts';
 import { sendError } from './errors.ts';
 import { guardIngest } from './guard.ts';
 import { healthRoutes, type Readiness } from './health.ts';
+import { describeRoutes } from './openapi.ts';
 import { BusPublisher, type EventPublisher } from './publisher.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -84,9 +86,14 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
   // is measured on the bytes rather than by re-serializing.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  decompressBodies(app);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const source = request.routeOptions.config?.source;
+    if (err instanceof BodyDecodeError) {
+      if (source) ingestRejected.inc({ source, reason: err.reject });
+      return sendError(reply, err.error, err.message);
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       if (source) ingestRejected.inc({ source, reason: 'too_large' });
       // Not closed: the sender is authenticated (the check runs before the body is read), and Node drops the
@@ -107,6 +114,8 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
     sendError(reply, 'not_found', `no route ${request.method} ${request.url}`),
   );
 
+  // Before every route: the description gathers them as they are added.
+  describeRoutes(app);
   app.register(healthRoutes(() => readiness(options, publisher)));
   // Push sources authenticate their own senders (a Firehose access key …): each in its own scope, outside the guard.
   for (const routes of options.sourceRoutes ?? []) app.register(routes);

@@ -9,6 +9,10 @@ export const INGEST_ERRORS = {
   invalid_json: { status: 400, when: 'the body is not JSON (or not JSON lines where those are accepted)' },
   invalid_body: { status: 400, when: 'the body is JSON but no container of events (EventList, array, …)' },
   invalid_events: { status: 400, when: 'no item of the batch is valid: retrying cannot help' },
+  invalid_compressed_body: {
+    status: 400,
+    when: 'the body does not decompress as its Content-Encoding says (corrupt or truncated)',
+  },
   ambiguous_credentials: {
     status: 400,
     when: 'two Authorization headers, or a token and a certificate of different clusters',
@@ -21,9 +25,16 @@ export const INGEST_ERRORS = {
     status: 408,
     when: 'the request (body included) was not complete within the request timeout',
   },
-  payload_too_large: { status: 413, when: 'the body is over the route’s limit' },
+  payload_too_large: {
+    status: 413,
+    when: 'the body, or what it decompresses to, is over the route’s limit',
+  },
   too_many_items: { status: 413, when: 'the body holds more items than KLAXON_MAX_ITEMS' },
   unsupported_media_type: { status: 415, when: 'a content type the route does not read' },
+  unsupported_encoding: {
+    status: 415,
+    when: 'a Content-Encoding other than gzip, deflate or zstd (or several of them)',
+  },
   headers_too_large: { status: 431, when: 'the request headers are too large' },
   rate_limited: { status: 429, when: 'the cluster is over KLAXON_RATE_LIMIT (with Retry-After)' },
   internal: { status: 500, when: 'a defect in Klaxon (logged)' },

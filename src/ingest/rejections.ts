@@ -4,6 +4,8 @@ import { ingestRejected } from '../metrics.ts';
 export type RejectReason =
   | 'auth'
   | 'content_type'
+  | 'encoding'
+  | 'decompress'
   | 'too_large'
   | 'too_many'
   | 'json'

@@ -4,7 +4,8 @@ import { FalcoAlert } from '../schema/falco.ts';
 import { auditOutcome } from './audit.ts';
 import { klaxonSection } from './klaxon-section.ts';
 import { describeIssue, withoutThrowing } from './reason.ts';
-import { isRecord, sanitizeJson } from './redact.ts';
+import { isRecord, REDACTED, sanitizeJson } from './redact.ts';
+import { redactText } from './secrets-in-text.ts';
 import { boundedTimestamp, canonicalTime, nanosOrTime } from './time.ts';
 import type { NormalizeContext, NormalizeResult } from './types.ts';
 
@@ -52,6 +53,24 @@ function imageName(fields: Fields): string | undefined {
   return str(fields, 'container.image');
 }
 
+/**
+ * `proc.args` is a command line without its program, and the program decides what an argument means
+ * (`mysql -p…` is a password, `ssh -p…` a port): its secrets are found by reading it after the program's name.
+ */
+function redactProcArgs(alert: Fields, redacted: string[]): Fields {
+  const fields = alert.output_fields;
+  if (!isRecord(fields)) return alert;
+  const args = str(fields, 'proc.args');
+  const program =
+    str(fields, 'proc.name') ?? str(fields, 'proc.exe') ?? str(fields, 'proc.cmdline')?.split(' ')[0];
+  if (args === undefined || program === undefined) return alert;
+  const line = redactText(`${program} ${args}`);
+  const next = line.startsWith(`${program} `) ? line.slice(program.length + 1) : REDACTED;
+  if (next === args) return alert;
+  redacted.push('/output_fields/proc.args');
+  return { ...alert, output_fields: { ...fields, 'proc.args': next } };
+}
+
 /** A Falco alert names a `rule` and has an `output`, `priority` or `output_fields`; audit events have none of these. */
 export function isFalcoShaped(raw: unknown): boolean {
   if (!isRecord(raw) || !Object.hasOwn(raw, 'rule') || Object.hasOwn(raw, 'auditID')) return false;
@@ -74,7 +93,7 @@ function normalize(raw: unknown, ctx: NormalizeContext): NormalizeResult {
   if (!parsed.success) return { ok: false, reason: describeIssue(parsed.error.issues) };
   const alert = parsed.data;
   const sanitized = sanitizeJson(raw);
-  const original = sanitized.value;
+  const original = redactProcArgs(sanitized.value, sanitized.redacted);
   const outputFields = original.output_fields;
   const fields: Fields = isRecord(outputFields) ? outputFields : {};
 

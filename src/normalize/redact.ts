@@ -8,8 +8,14 @@
  * names stay, so rules can still ask which keys were written.
  *
  * Command lines (`command`/`args` arrays of containers, probes and hooks, the
- * `requestURI` of an exec) and the values of `env` entries named like secrets
- * lose their secret values (secrets-in-text.ts); the rest of the text stays.
+ * `requestURI` of an exec) lose their secret values (secrets-in-text.ts); the
+ * rest of the text stays. Anywhere in a payload (but in the parts of an audit
+ * event that name who acted on what): a string under a credential-like key
+ * (`password`, `apiKey`, `Authorization` in a header map) is dropped, so is the
+ * value of a name/value pair named like a secret or holding a credential
+ * (`env` entries, probe `httpHeaders`, header modifiers), and every other
+ * string loses the secrets inside its text (query parameters of URLs, bearer
+ * tokens, `--password=…`, JWTs, `Cookie:` lines — `redactFreeText`).
  *
  * Copy-on-write: the input is never modified; objects on the path to a change
  * are shallow-copied, everything else is shared with the input. Callers may
@@ -21,7 +27,15 @@
  */
 
 import { isCredentialValue } from './credentials.ts';
-import { REDACTED, redactArgs, redactRequestUri, redactText } from './secrets-in-text.ts';
+import {
+  isExpansion,
+  isSecretKey,
+  REDACTED,
+  redactArgs,
+  redactFreeText,
+  redactRequestUri,
+  redactText,
+} from './secrets-in-text.ts';
 
 export { REDACTED } from './secrets-in-text.ts';
 export const TRUNCATED = '[TRUNCATED]';
@@ -39,6 +53,11 @@ type JsonRecord = Record<string, unknown>;
 interface WalkState {
   path: (string | number)[];
   redacted: string[];
+  /**
+   * Whether strings are read for secrets (`redactString`). Off for the parts of an audit event that name who
+   * acted on what (`user`, `objectRef`, …): identifiers rules match on, never credentials.
+   */
+  text: boolean;
 }
 
 export interface Sanitized<T> {
@@ -106,54 +125,47 @@ function redactValues(value: unknown, st: WalkState): unknown {
   return out;
 }
 
-/** A ConfigMap's `data`/`binaryData`: keep the keys, drop the values that are credentials. */
+/**
+ * A ConfigMap's `data`/`binaryData`: keep the keys, drop the values that are credentials, and the secrets
+ * inside the others (a `proxy_set_header Authorization "Bearer …"` line of a config file).
+ */
 function redactCredentials(value: unknown, st: WalkState): unknown {
   if (!isRecord(value)) return value;
   let out: JsonRecord | undefined;
   for (const key of Object.keys(value)) {
-    if (!isCredentialValue(key, value[key])) continue;
+    const v = value[key];
+    let next = v;
+    if (isCredentialValue(key, v)) next = REDACTED;
+    else if (typeof v === 'string') next = redactFreeText(v);
+    if (next === v) continue;
     out ??= copyRecord(value);
-    setOwn(out, key, REDACTED);
+    setOwn(out, key, next);
     record(st, key);
   }
   return out ?? value;
 }
 
-/** A `command`/`args` array: secret values inside the arguments (`--password=x`, `mysql -px`). */
-function redactArgList(value: unknown[], st: WalkState): unknown[] {
-  if (!value.every((v) => typeof v === 'string')) return value;
-  const args = value as string[];
-  const red = redactArgs(args);
-  if (red === args) return value;
-  for (let i = 0; i < red.length; i++) if (red[i] !== args[i]) record(st, String(i));
-  return red.slice();
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
-/** One container environment variable: a literal value under a credential-like name, or that looks like one, is dropped. */
-function redactEnvVar(item: unknown, depth: number, st: WalkState): unknown {
-  const next = walk(item, depth, st, 'none');
-  if (!isRecord(next) || typeof next.name !== 'string' || !isCredentialValue(next.name, next.value))
-    return next;
-  const out = next === item ? copyRecord(next) : next;
-  setOwn(out, 'value', REDACTED);
-  record(st, 'value');
-  return out;
-}
-
-/** A container's `env` list. */
-function redactEnv(env: unknown[], depth: number, st: WalkState): unknown {
-  let out: unknown[] | undefined;
-  for (let i = 0; i < env.length; i++) {
-    const item = env[i];
-    st.path.push(i);
-    const next = redactEnvVar(item, depth + 1, st);
-    st.path.pop();
-    if (next !== item) {
-      out ??= env.slice();
-      out[i] = next;
-    }
+/**
+ * A `command`/`args` array: secret values inside the arguments (`--password=x`, `mysql -px`). `args` is read
+ * after its container's `command` (`command: [mysql]`, `args: [-px]`): the program decides what `-p` means.
+ */
+function redactArgList(value: unknown[], st: WalkState, command: readonly string[] = []): unknown[] {
+  if (!isStrings(value)) return value;
+  const argv = command.length > 0 ? [...command, ...value] : value;
+  const red = redactArgs(argv);
+  if (red === argv) return value;
+  const args = red.slice(command.length);
+  let changed = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === value[i]) continue;
+    changed = true;
+    record(st, String(i));
   }
-  return out ?? env;
+  return changed ? args : value;
 }
 
 /** The credential part of a ConfigMap JSON patch value at `path` (`/data`, `/data/<key>`). */
@@ -219,10 +231,6 @@ function walkPatchOp(
     next = REDACTED;
   } else if (path === '/metadata/annotations' && isRecord(value) && Object.hasOwn(value, LAST_APPLIED)) {
     next = walk(dropLastApplied(value, st), depth + 1, st, 'none');
-  } else if (/\/env$/.test(path) && Array.isArray(value)) {
-    next = redactEnv(value, depth + 1, st);
-  } else if (/\/env\/(\d+|-)$/.test(path)) {
-    next = redactEnvVar(value, depth + 1, st);
   } else {
     // A whole-object replacement ('' is the root pointer) is the object itself.
     next = walk(value, depth + 1, st, path === '' || path === '/' ? hint : 'none');
@@ -239,7 +247,12 @@ function walkArray(value: unknown[], depth: number, st: WalkState, hint: BodyHin
   for (let i = 0; i < value.length; i++) {
     const item = value[i];
     st.path.push(i);
-    const next = isPatchOp(item) ? walkPatchOp(item, depth + 1, st, hint) : walk(item, depth + 1, st, hint);
+    const next =
+      typeof item === 'string'
+        ? redactString(undefined, item, st)
+        : isPatchOp(item)
+          ? walkPatchOp(item, depth + 1, st, hint)
+          : walk(item, depth + 1, st, hint);
     st.path.pop();
     if (next !== item) {
       out ??= value.slice();
@@ -304,8 +317,6 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
       next = redactValues(child, st);
     } else if (isConfigMap && (key === 'data' || key === 'binaryData')) {
       next = redactCredentials(child, st);
-    } else if (key === 'env' && Array.isArray(child)) {
-      next = redactEnv(child, depth + 1, st);
     } else if (isTokenReview && key === 'spec') {
       next = redactKey(child, 'token', depth + 1, st);
     } else if (isTokenRequest && key === 'status') {
@@ -313,11 +324,13 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
     } else if (key === 'annotations' && isRecord(child) && Object.hasOwn(child, LAST_APPLIED)) {
       next = walk(dropLastApplied(child, st), depth + 1, st, 'none');
     } else if ((key === 'command' || key === 'args') && Array.isArray(child)) {
-      next = redactArgList(child, st);
+      next = redactArgList(child, st, key === 'args' && isStrings(obj.command) ? obj.command : undefined);
     } else if (hint !== 'none' && key === 'items') {
       next = walk(child, depth + 1, st, hint);
     } else if (hint !== 'none' && key === 'rows') {
       next = walkTableRows(child, depth + 1, st, hint);
+    } else if (typeof child === 'string') {
+      next = redactString(key, child, st);
     } else {
       next = walk(child, depth + 1, st, 'none');
     }
@@ -327,8 +340,113 @@ function walk(value: unknown, depth: number, st: WalkState, hint: BodyHint, skip
       setOwn(out, key, next);
     }
   }
-  return out ?? obj;
+  return redactPair(out ?? obj, obj, st);
 }
+
+/**
+ * Keys whose values the API server validates as names, enums, quantities, image references, paths of a
+ * mount or timestamps: never text that could hold a secret. Most strings of an object are under one of
+ * these, and skipping them keeps the cost of reading every other string low.
+ */
+const IDENTIFIER_KEYS = new Set([
+  'name',
+  'namespace',
+  'generateName',
+  'uid',
+  'resourceVersion',
+  'apiVersion',
+  'apiGroup',
+  'kind',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'lastTransitionTime',
+  'startTime',
+  'time',
+  'manager',
+  'operation',
+  'fieldsType',
+  'fieldPath',
+  'image',
+  'imagePullPolicy',
+  'imageID',
+  'containerID',
+  'restartPolicy',
+  'dnsPolicy',
+  'schedulerName',
+  'serviceAccountName',
+  'nodeName',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'mountPath',
+  'protocol',
+  'scheme',
+  'operator',
+  'effect',
+  'phase',
+  'qosClass',
+  'type',
+  'cpu',
+  'memory',
+  'podIP',
+  'hostIP',
+  // Label and taint keys, and the key NAME of a secretKeyRef.
+  'key',
+]);
+
+/**
+ * A string of a payload: the whole value when its key says it is a secret (`password`, `clientSecret`,
+ * `Authorization` in a header map), else the secrets inside its text (secrets-in-text.ts, `redactFreeText`).
+ */
+function redactString(key: string | undefined, value: string, st: WalkState): string {
+  if (!st.text || value === '' || value === REDACTED) return value;
+  if (key !== undefined && IDENTIFIER_KEYS.has(key)) return value;
+  if (key !== undefined && isSecretKey(key) && !isExpansion(value)) {
+    record(st);
+    return REDACTED;
+  }
+  const next = redactFreeText(value);
+  if (next !== value) record(st);
+  return next;
+}
+
+/**
+ * A name/value (or key/value) pair — an HTTP header of a probe (`httpGet.httpHeaders`), of a Gateway API
+ * header modifier or a custom resource, an environment variable anywhere — whose name says it holds a secret,
+ * or whose value looks like a credential: the value goes.
+ */
+function redactPair(current: JsonRecord, original: JsonRecord, st: WalkState): JsonRecord {
+  if (!st.text) return current;
+  const value = original.value;
+  const name = typeof original.name === 'string' ? original.name : original.key;
+  if (typeof value !== 'string' || typeof name !== 'string' || current.value === REDACTED) return current;
+  if (!isCredentialValue(name, value) || isExpansion(value)) return current;
+  const out = current === original ? copyRecord(original) : current;
+  // A value already changed inside (`Bearer [REDACTED]`) is listed once.
+  if (out.value === value) record(st, 'value');
+  setOwn(out, 'value', REDACTED);
+  return out;
+}
+
+/**
+ * Parts of an audit event that say who did what to what, and the API server's own annotations (the
+ * authorization decision and reason): identifiers and verdicts rules match on, read as they are.
+ */
+const IDENTITY_PARTS = new Set([
+  'annotations',
+  'kind',
+  'apiVersion',
+  'level',
+  'auditID',
+  'stage',
+  'verb',
+  'user',
+  'impersonatedUser',
+  'sourceIPs',
+  'userAgent',
+  'objectRef',
+  'requestReceivedTimestamp',
+  'stageTimestamp',
+]);
 
 /** The body hint for an audit event's `objectRef`. */
 export function bodyHint(resource: string | undefined, subresource: string | undefined): BodyHint {
@@ -345,7 +463,7 @@ export function bodyHint(resource: string | undefined, subresource: string | und
  * Secret); every other part gets the generic treatment.
  */
 export function redactAuditEvent(event: JsonRecord, hint: BodyHint): Sanitized<JsonRecord> {
-  const st: WalkState = { path: [], redacted: [] };
+  const st: WalkState = { path: [], redacted: [], text: true };
   let out: JsonRecord | undefined;
   for (const key of Object.keys(event)) {
     const child = event[key];
@@ -355,7 +473,14 @@ export function redactAuditEvent(event: JsonRecord, hint: BodyHint): Sanitized<J
     if (key === 'requestURI' && typeof child === 'string') {
       next = redactRequestUri(child);
       if (next !== child) record(st);
-    } else next = walk(child, 1, st, bodyKey ? hint : 'none');
+    } else {
+      st.text = !IDENTITY_PARTS.has(key);
+      next =
+        typeof child === 'string'
+          ? redactString(key, child, st)
+          : walk(child, 1, st, bodyKey ? hint : 'none');
+      st.text = true;
+    }
     st.path.pop();
     if (next !== child) {
       out ??= copyRecord(event);
@@ -365,8 +490,11 @@ export function redactAuditEvent(event: JsonRecord, hint: BodyHint): Sanitized<J
   return { value: out ?? event, redacted: st.redacted };
 }
 
-/** The generic treatment alone (depth bound, Secrets found by `kind`, last-applied annotations). */
+/**
+ * The generic treatment alone (depth bound, Secrets found by `kind`, last-applied annotations, secrets under
+ * credential-like keys, in name/value pairs and inside text).
+ */
 export function sanitizeJson<T>(value: T): Sanitized<T> {
-  const st: WalkState = { path: [], redacted: [] };
+  const st: WalkState = { path: [], redacted: [], text: true };
   return { value: walk(value, 0, st, 'none') as T, redacted: st.redacted };
 }

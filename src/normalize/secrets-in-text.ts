@@ -59,6 +59,17 @@ const POINTER_SUFFIXES = [
   'url',
   'hash',
   'publickey',
+  // Settings that describe how secrets are handled (`password_encryption = scram-sha-256`).
+  'encryption',
+  'algorithm',
+  'policy',
+  'mode',
+  'enabled',
+  'required',
+  'timeout',
+  'lifetime',
+  'rotation',
+  'strength',
 ];
 /** `PWD`/`OLDPWD` are the shell's directories. */
 const NOT_SECRET = new Set(['pwd', 'oldpwd']);
@@ -86,10 +97,13 @@ export function isSecretName(name: string): boolean {
   return verdict;
 }
 
-/** `$VAR`, `${VAR}`, `$(cmd)` and backticks name a value; they are not one. */
-function isExpansion(value: string): boolean {
+/** Placeholders of configuration files and templates: `<changeme>`, `{{ .Values.password }}`, `%(pw)s`, `%PW%`, `***`. */
+const PLACEHOLDER = /^(?:<[^>]*>|\{\{|%[({]|%\w+%|\*+$)/;
+
+/** `$VAR`, `${VAR}`, `$(cmd)`, backticks and placeholders name a value; they are not one. */
+export function isExpansion(value: string): boolean {
   const v = value.replace(/^(?:bearer|basic|token)\s+/i, '');
-  return v.startsWith('$') || v.startsWith('`');
+  return v.startsWith('$') || v.startsWith('`') || PLACEHOLDER.test(v);
 }
 
 const QUOTES = /^['"]+|['"]+$/g;
@@ -173,6 +187,9 @@ const TOKEN_FORMATS =
 const JSON_PAIR = /(\\?"([A-Za-z0-9_.-]{1,64})\\?"\s*:\s*\\?")([^"\\]*)(\\?")/g;
 const HEADER = /(^|[\s'"])([A-Za-z][A-Za-z0-9-]{1,63})(\s*:\s*)([^'"\r\n]*)/g;
 const PAIR = /(^|[^A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_.-]{0,63})=((?:'[^']*'|"[^"]*"|[^\s'"&;])*)/g;
+/** `password = x` (configuration files, properties): spaces around `=`, the value a bare word. */
+const SPACED_PAIR =
+  /(^|[^A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]{0,63})([ \t]+=[ \t]*|=[ \t]+)([^\s'"\\,;&=]+)/g;
 
 function pairValue(name: string, value: string): string {
   if (value === '' || value === REDACTED) return value;
@@ -207,7 +224,10 @@ function redactPatterns(text: string): string {
     .replace(PAIR, (m, lead: string, name: string, value: string) => {
       const v = pairValue(name, value);
       return v === value ? m : `${lead}${name}=${v}`;
-    });
+    })
+    .replace(SPACED_PAIR, (m, lead: string, name: string, sep: string, value: string) =>
+      isSecretName(name) && value !== REDACTED && !isExpansion(value) ? `${lead}${name}${sep}${REDACTED}` : m,
+    );
 }
 
 /** A command line or any free text (a shell script, a header, a URL) with its secret values replaced. */
@@ -297,4 +317,55 @@ export function redactRequestUri(uri: string): string {
     }
   }
   return changed ? `${uri.slice(0, q + 1)}${parts.join('&')}` : uri;
+}
+
+/**
+ * Whether the string value of a JSON key of this name is a secret (`password`, `apiKey`, `clientSecret`,
+ * `token`, `Authorization` in a header map). `key` alone is not: Kubernetes uses it for label keys, taints,
+ * tolerations and the key NAME of a `secretKeyRef`. A prefixed annotation or label key is judged by its name
+ * after the prefix: `authorization.k8s.io/decision` is a decision, `openshift.io/token-secret.value` a secret.
+ */
+export function isSecretKey(name: string): boolean {
+  const own = name.slice(name.lastIndexOf('/') + 1);
+  return own !== 'key' && own !== 'Key' && isSecretName(own);
+}
+
+/**
+ * One of these appears in any text `redactText` changes: a secret-like name (`pass`, `pw`, `token`, `key`,
+ * `sig`, `auth`, `cred`, `cookie`, `session`, …), a tool that takes a password (`mysql -p…`), or a credential
+ * shape. Testing it first keeps the cost of scanning every string of a payload low.
+ */
+const MAY_HOLD_SECRET =
+  /pass|pw|secret|token|key|sig|cred|cookie|auth|session|literal|mysql|mariadb|mongo|redis|-u\s|-U\s|--user|--proxy-user|bearer|basic|eyJ|gh[pousr]_|github_pat|glpat|xox|npm_|hvs\.|sk_live|AIza|:\/\/[^\s/?#@]*:[^\s/?#@]*@/i;
+
+/** A URI with a query inside text (`curl https://api/x?token=…`, `uri=/api/v1/…/exec?command=…`). */
+const URI_IN_TEXT = /[^\s'"`<>]*\?[^\s'"`<>]*=[^\s'"`<>]*/g;
+
+/**
+ * Any string of a payload whose meaning is not known (an annotation, a ConfigMap value, a field of a custom
+ * resource, a Falco `output` or output field) with its secret values replaced. Text with spaces is read as a
+ * command line or header lines (`redactText`); a single word only for what has a credential shape or names
+ * itself a secret — a URI's query parameters, a URL's password, a JWT, a token format, `name=value` — so an
+ * identifier such as the image `token-service:1.2` stays as it is. Returns the same string when nothing changed.
+ */
+export function redactFreeText(text: string): string {
+  if (!MAY_HOLD_SECRET.test(text)) return text;
+  const uris = text.includes('?') ? text.replace(URI_IN_TEXT, (uri) => redactRequestUri(uri)) : text;
+  if (/\s/.test(uris)) return redactText(uris);
+  const out = redactWord(uris);
+  return out === text ? text : out;
+}
+
+function redactWord(word: string): string {
+  return word
+    .replace(URL_PASSWORD, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`)
+    .replace(JWT, REDACTED)
+    .replace(TOKEN_FORMATS, REDACTED)
+    .replace(JSON_PAIR, (m, open: string, name: string, value: string, close: string) =>
+      isSecretName(name) && value !== '' && !isExpansion(value) ? `${open}${REDACTED}${close}` : m,
+    )
+    .replace(PAIR, (m, lead: string, name: string, value: string) => {
+      const v = pairValue(name, value);
+      return v === value ? m : `${lead}${name}=${v}`;
+    });
 }

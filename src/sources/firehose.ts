@@ -4,12 +4,14 @@ import { auditDataset } from '../datasets/audit.ts';
 import { mediaType } from '../ingest/guard.ts';
 import { RetryLaterError } from '../ingest/publisher.ts';
 import type { RejectReason } from '../ingest/rejections.ts';
+import type { RouteDoc } from '../ingest/route-doc.ts';
 import type { Logger } from '../log.ts';
 import { ingestRejected, ingestRequestBytes, ingestRequests } from '../metrics.ts';
 import { decodeJsonData, type InflateBudget } from '../normalize/bounded-decode.ts';
 import type { CloudItem } from '../normalize/cloud-batch.ts';
 import type { EksOrigin } from '../normalize/cloudwatch.ts';
 import { eksAuditFromFirehose, firehoseError, firehoseSuccess } from '../normalize/firehose.ts';
+import { FirehoseErrorResponse, FirehoseRequest, FirehoseResponse } from '../schema/firehose.ts';
 import type { Acceptor, SourceItem } from './accept.ts';
 import { sourceItems } from './cloud-items.ts';
 import { clusterForLogGroup, FirehoseKeys } from './firehose-keys.ts';
@@ -31,6 +33,36 @@ export interface FirehoseRouteOptions {
   accept: Acceptor;
   logger: Logger;
 }
+
+const refused = (description: string) => ({ description, schema: FirehoseErrorResponse });
+
+const DOC: RouteDoc = {
+  summary: 'Amazon Data Firehose HTTP endpoint delivery (EKS audit logs)',
+  description:
+    "A `firehose` source: Firehose's HTTP endpoint delivery (protocol 1.0) of a CloudWatch Logs subscription of an EKS cluster's audit log. Each record is the base64 of a gzip'd subscription payload; control messages and the cluster's other log streams are acknowledged and skipped. Every answer is in Firehose's shape: any status but 200 makes Firehose retry, then back the records up to S3.",
+  tag: 'sources',
+  security: ['firehoseAccessKey'],
+  body: {
+    name: 'FirehoseRequest',
+    description: 'a Firehose delivery',
+    contentTypes: ['application/json'],
+    schema: FirehoseRequest,
+  },
+  responses: {
+    200: {
+      description: "Every event is durable (or the request id was already stored: Firehose's retry).",
+      schema: FirehoseResponse,
+    },
+    400: refused(
+      'Not a Firehose request, a body that does not decompress, or every event of it refused (retrying cannot help).',
+    ),
+    401: refused('Unknown or missing X-Amz-Firehose-Access-Key.'),
+    413: refused('The body, or what its records inflate to, is over the limit.'),
+    415: refused('A content type other than application/json, or an unsupported Content-Encoding.'),
+    500: refused('A defect in Klaxon (logged).'),
+    503: { ...refused('The events cannot be made durable now.'), headers: ['Retry-After'] },
+  },
+};
 
 /** Answers Firehose's way: `{requestId, timestamp, errorMessage}` with a non-2xx status, counted. */
 function fail(
@@ -148,73 +180,77 @@ export function firehoseRoutes(opts: FirehoseRouteOptions): SourceRoutes {
       return fail(reply, status, reason, id, err.message);
     });
 
-    app.post(opts.path, { bodyLimit: opts.bodyLimit, config: { source: LABEL } }, async (request, reply) => {
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      ingestRequestBytes.observe({ endpoint: LABEL }, body.length);
-      const headerId = headerRequestId(request);
-      const budget: InflateBudget = { remaining: opts.maxInflatedBytes };
-      const decoded = decodeJsonData(body, budget);
-      if (!decoded.ok) {
-        const tooLarge = decoded.reason === 'decompressed size over the limit';
-        return fail(reply, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'json', headerId, decoded.reason);
-      }
-      if (decoded.value.length !== 1)
-        return fail(reply, 400, 'json', headerId, 'expected one JSON document (a Firehose request)');
-      const delivery = eksAuditFromFirehose(decoded.value[0], {
-        maxEventBytes: Number.POSITIVE_INFINITY,
-        maxInflatedBytes: budget.remaining,
-      });
-      if (!delivery.ok) return fail(reply, 400, 'schema', delivery.requestId ?? headerId, delivery.reason);
-      const { requestId } = delivery;
-      const allowed = allowedOf.get(request)!;
-      // A digest: the request id is the sender's text, of any length.
-      const seenKey = createHash('sha256')
-        .update(`${allowed.join(',')}/${requestId}`)
-        .digest('base64url');
-      if (stored.has(seenKey)) return firehoseSuccess(requestId, Date.now());
-
-      const receivedAt = new Date().toISOString();
-      let accepted = 0;
-      let rejected = 0;
-      let firstRejection: string | undefined;
-      try {
-        for (const [cluster, items] of byCluster(allowed, delivery.batch.items)) {
-          const result = await opts.accept.accept({ dataset: auditDataset, cluster, items, receivedAt });
-          accepted += result.accepted;
-          rejected += result.rejected.count;
-          firstRejection ??= result.rejected.listed[0]?.reason;
+    app.post(
+      opts.path,
+      { bodyLimit: opts.bodyLimit, config: { source: LABEL, openapi: DOC } },
+      async (request, reply) => {
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        ingestRequestBytes.observe({ endpoint: LABEL }, body.length);
+        const headerId = headerRequestId(request);
+        const budget: InflateBudget = { remaining: opts.maxInflatedBytes };
+        const decoded = decodeJsonData(body, budget);
+        if (!decoded.ok) {
+          const tooLarge = decoded.reason === 'decompressed size over the limit';
+          return fail(reply, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'json', headerId, decoded.reason);
         }
-      } catch (err) {
-        if (!(err instanceof RetryLaterError)) throw err;
-        reply.header('retry-after', String(err.retryAfterSeconds));
-        return fail(reply, 503, 'unavailable', requestId, err.message);
-      }
-      if (rejected > 0)
-        opts.logger.warn(
-          {
-            requestId: requestId.slice(0, 256),
-            accepted,
-            rejected,
-            ignored: delivery.batch.ignored,
-            first: firstRejection,
-          },
-          'Firehose delivery: events rejected',
-        );
-      if (accepted === 0 && rejected > 0) {
-        // Retrying cannot help; a non-2xx makes Firehose back the records up to S3 instead of dropping them.
-        return reply
-          .code(400)
-          .send(
-            firehoseError(
-              requestId,
-              Date.now(),
-              `all ${rejected} events were rejected; first: ${firstRejection ?? 'unknown'}`,
-            ),
+        if (decoded.value.length !== 1)
+          return fail(reply, 400, 'json', headerId, 'expected one JSON document (a Firehose request)');
+        const delivery = eksAuditFromFirehose(decoded.value[0], {
+          maxEventBytes: Number.POSITIVE_INFINITY,
+          maxInflatedBytes: budget.remaining,
+        });
+        if (!delivery.ok) return fail(reply, 400, 'schema', delivery.requestId ?? headerId, delivery.reason);
+        const { requestId } = delivery;
+        const allowed = allowedOf.get(request)!;
+        // A digest: the request id is the sender's text, of any length.
+        const seenKey = createHash('sha256')
+          .update(`${allowed.join(',')}/${requestId}`)
+          .digest('base64url');
+        if (stored.has(seenKey)) return firehoseSuccess(requestId, Date.now());
+
+        const receivedAt = new Date().toISOString();
+        let accepted = 0;
+        let rejected = 0;
+        let firstRejection: string | undefined;
+        try {
+          for (const [cluster, items] of byCluster(allowed, delivery.batch.items)) {
+            const result = await opts.accept.accept({ dataset: auditDataset, cluster, items, receivedAt });
+            accepted += result.accepted;
+            rejected += result.rejected.count;
+            firstRejection ??= result.rejected.listed[0]?.reason;
+          }
+        } catch (err) {
+          if (!(err instanceof RetryLaterError)) throw err;
+          reply.header('retry-after', String(err.retryAfterSeconds));
+          return fail(reply, 503, 'unavailable', requestId, err.message);
+        }
+        if (rejected > 0)
+          opts.logger.warn(
+            {
+              requestId: requestId.slice(0, 256),
+              accepted,
+              rejected,
+              ignored: delivery.batch.ignored,
+              first: firstRejection,
+            },
+            'Firehose delivery: events rejected',
           );
-      }
-      stored.add(seenKey);
-      return firehoseSuccess(requestId, Date.now());
-    });
+        if (accepted === 0 && rejected > 0) {
+          // Retrying cannot help; a non-2xx makes Firehose back the records up to S3 instead of dropping them.
+          return reply
+            .code(400)
+            .send(
+              firehoseError(
+                requestId,
+                Date.now(),
+                `all ${rejected} events were rejected; first: ${firstRejection ?? 'unknown'}`,
+              ),
+            );
+        }
+        stored.add(seenKey);
+        return firehoseSuccess(requestId, Date.now());
+      },
+    );
   };
 }
 

@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { countAuthorization } from '../ingest/auth.ts';
 import { sendError } from '../ingest/errors.ts';
 import { mediaType, refuse } from '../ingest/guard.ts';
+import type { RouteDoc } from '../ingest/route-doc.ts';
 import { badBody } from '../ingest/routes/answer.ts';
 import { ingestRejected, ingestRequestBytes, ingestRequests, pubsubMessages } from '../metrics.ts';
 import { gkeAuditFromJson, isPubSubPush } from '../normalize/gke-readers.ts';
 import { isRecord } from '../normalize/redact.ts';
+import { PubSubPushEnvelope } from '../schema/gke.ts';
 import { acceptMessages, convertMessage, DeadLetterLog } from './pubsub-messages.ts';
 import type { PubSubPushSourceSettings } from './pubsub-push-settings.ts';
 import { PushTokenVerifier } from './push-token.ts';
@@ -20,6 +23,49 @@ function messageIdOf(envelope: unknown): string | undefined {
   const id = message?.messageId ?? message?.message_id;
   return typeof id === 'string' && /^[\w.:-]{1,128}$/.test(id) ? id : undefined;
 }
+
+/** The 200 answers: the events made durable, or the message dead-lettered (acked, never retried). */
+export const PushAnswer = z.union([
+  z.object({ accepted: z.int().nonnegative() }),
+  z.object({ accepted: z.literal(0), deadLettered: z.literal(true), reason: z.string() }),
+]);
+
+const DOC: RouteDoc = {
+  summary: 'Pub/Sub push (GKE audit logs)',
+  description:
+    "A `pubsub-push` source: the envelope a Pub/Sub push subscription posts, its message the Cloud Logging entry of a GKE audit log. Authenticated by the subscription's OIDC token before the body is read. Pub/Sub acks a message on 2xx and sends it again on anything else.",
+  tag: 'sources',
+  security: ['pubsubPushToken'],
+  body: {
+    name: 'PubSubPushEnvelope',
+    description: 'a Pub/Sub push envelope',
+    contentTypes: ['application/json'],
+    schema: PubSubPushEnvelope,
+  },
+  responses: {
+    200: {
+      description:
+        'The events are durable, or the message can never be processed (not a GKE audit entry, a cluster this source does not take): dead-lettered, counted, acked.',
+      schema: PushAnswer,
+    },
+  },
+  errors: [
+    'invalid_json',
+    'invalid_body',
+    'ambiguous_credentials',
+    'unauthorized',
+    'forbidden',
+    'unsupported_media_type',
+    'unsupported_encoding',
+    'invalid_compressed_body',
+    'payload_too_large',
+    'request_timeout',
+    'headers_too_large',
+    'bad_request',
+    'internal',
+    'unavailable',
+  ],
+};
 
 /**
  * `type: pubsub-push`: `POST <path>` (default `/v1/pubsub`) takes the envelope a Pub/Sub push subscription posts,
@@ -72,7 +118,7 @@ function pushRoutes(config: PubSubPushSourceSettings, ctx: SourceContext): Sourc
 
     app.post(
       config.path,
-      { bodyLimit: config.bodyLimit, config: { source: LABEL } },
+      { bodyLimit: config.bodyLimit, config: { source: LABEL, openapi: DOC } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: LABEL }, body.length);

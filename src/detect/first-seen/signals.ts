@@ -66,40 +66,34 @@ export class FirstSeenSignals {
     const cluster = event.orchestrator.cluster.name;
     for (const fs of rule.firstSeen) {
       const a = accessorsFor(fs, rule);
-      const group: Record<string, string> = {};
       const groupValues: string[] = [];
-      let complete = true;
       for (let k = 0; k < a.group.length; k++) {
         const v = firstValue(a.group[k]!, event);
-        if (v === undefined) {
-          complete = false;
-          break;
-        }
-        group[fs.groupBy[k]!] = v;
+        if (v === undefined) break;
         groupValues.push(v);
       }
-      if (!complete) continue;
+      if (groupValues.length < a.group.length) continue;
       const values: string[] = [];
       for (let k = 0; k < a.fields.length; k++) {
         const raw = firstValue(a.fields[k]!, event);
         const derive = fs.fields[k]!.derive;
         const v = raw === undefined || derive === undefined ? raw : derive.apply(raw);
-        if (v === undefined) {
-          complete = false;
-          break;
-        }
+        if (v === undefined) break;
         values.push(v);
       }
-      if (!complete) continue;
+      if (values.length < a.fields.length) continue;
       const value = combine(values);
       // Keys never span clusters: the same service account name in two clusters is two identities.
       const key = JSON.stringify([fs.id, cluster, ...groupValues]);
       const memo = `${key}\u0000${value}`;
       const before = this.sent.get(memo);
+      // Most events repeat a value sent moments ago: nothing more is built for them.
       if (before !== undefined && Math.abs(time - before) < refreshMs(fs)) continue;
       this.sent.delete(memo);
       this.sent.set(memo, time);
       if (this.sent.size > this.cap) this.sent.delete(this.sent.keys().next().value as string);
+      const group: Record<string, string> = {};
+      for (let k = 0; k < groupValues.length; k++) group[fs.groupBy[k]!] = groupValues[k]!;
       const signal: Signal = {
         correlation: fs.id,
         rule: rule.id,

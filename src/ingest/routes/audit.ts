@@ -1,10 +1,33 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { auditDataset } from '../../datasets/audit.ts';
 import { ingestRequestBytes } from '../../metrics.ts';
-import { splitAuditBody } from '../../schema/audit.ts';
+import { AuditEvent, AuditEventList, splitAuditBody } from '../../schema/audit.ts';
 import { type Acceptor, type SourceItem, serializedSize } from '../../sources/accept.ts';
 import { itemSizes, TOO_MANY } from '../item-spans.ts';
+import { BATCH_ERRORS, BatchAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
+
+/** What the API server's audit webhook and log shippers send: an EventList, an array of events or one event. */
+export const AuditBody = z.union([AuditEventList, z.array(AuditEvent), AuditEvent]);
+
+const DOC: RouteDoc = {
+  summary: 'Kubernetes audit events',
+  description:
+    "The API server's audit webhook (`--audit-webhook-config-file`: an `EventList`), or a JSON array of events, or one `Event`. Each event is checked alone: a bad one is listed in `rejected`, the others go through. The cluster is the credential's, never the payload's.",
+  tag: 'ingest',
+  security: ['ingestToken', 'clientCertificate'],
+  body: {
+    name: 'AuditBody',
+    description: 'audit.k8s.io/v1 events',
+    contentTypes: ['application/json'],
+    schema: AuditBody,
+  },
+  responses: {
+    200: { description: 'The accepted events are durable; refused items are listed.', schema: BatchAnswer },
+  },
+  errors: [...BATCH_ERRORS, ...GUARDED_ROUTE_ERRORS],
+};
 
 export interface AuditRouteOptions {
   acceptor: Acceptor;
@@ -21,7 +44,10 @@ export function auditRoutes(opts: AuditRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/audit',
-      { bodyLimit: opts.bodyLimit, config: { source: 'audit', accepts: ['application/json'] } },
+      {
+        bodyLimit: opts.bodyLimit,
+        config: { source: 'audit', accepts: DOC.body!.contentTypes, openapi: DOC },
+      },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'audit' }, body.length);

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { hubbleDataset } from '../../datasets/hubble.ts';
 import { ingestRequestBytes } from '../../metrics.ts';
+import { HubbleFlow, HubbleRecord } from '../../schema/flow.ts';
 import type { Acceptor } from '../../sources/accept.ts';
 import { FlowIntake } from '../../sources/flow-intake.ts';
 import type { FlowsSettings } from '../../sources/flow-settings.ts';
 import { parseHubbleText } from '../../sources/hubble.ts';
 import { itemSizes, TOO_MANY } from '../item-spans.ts';
 import { moreRecordLinesThan } from '../record-lines.ts';
+import { BATCH_ERRORS, FlowsAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
 import { JSON_RECORDS } from './media-types.ts';
 
@@ -16,6 +19,27 @@ export interface FlowRouteOptions {
   /** Largest single flow, checked when the body is bigger than this. */
   eventLimit: number;
 }
+
+/** A record of the exporter or `hubble observe`, a bare flow, or a JSON array of them; JSON lines are one a line. */
+export const FlowsBody = z.union([HubbleRecord, HubbleFlow, z.array(z.union([HubbleRecord, HubbleFlow]))]);
+
+const DOC: RouteDoc = {
+  summary: 'Cilium Hubble flows',
+  description:
+    'The Hubble exporter\'s file as Fluent Bit or Vector ship it (JSON lines of `{"flow": …, "node_name": …, "time": …}`), `hubble observe -o jsonpb` output, a JSON array of records or bare flows, or one record. The volume filter (`ingest.flows.filter`) keeps ordinary allowed traffic out: `filtered` counts it, `not_flows` the records that hold no flow. The cluster is the credential\'s.',
+  tag: 'ingest',
+  security: ['ingestToken', 'clientCertificate'],
+  body: {
+    name: 'FlowsBody',
+    description: 'Hubble flow records',
+    contentTypes: JSON_RECORDS,
+    schema: FlowsBody,
+  },
+  responses: {
+    200: { description: 'The published flows are durable; refused items are listed.', schema: FlowsAnswer },
+  },
+  errors: [...BATCH_ERRORS, ...GUARDED_ROUTE_ERRORS],
+};
 
 /**
  * `POST /v1/flows`: Cilium Hubble flows as the exporter's file and `hubble observe -o jsonpb` write them (JSON
@@ -30,7 +54,7 @@ export function flowRoutes(opts: FlowRouteOptions) {
   return async (app: FastifyInstance) => {
     app.post(
       '/v1/flows',
-      { bodyLimit, config: { source: 'flows', accepts: JSON_RECORDS } },
+      { bodyLimit, config: { source: 'flows', accepts: JSON_RECORDS, openapi: DOC } },
       async (request, reply) => {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'flows' }, body.length);

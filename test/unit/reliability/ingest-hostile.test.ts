@@ -27,10 +27,10 @@ function routes(): Array<{ path: string; method: string }> {
   return out;
 }
 
-const OPEN = new Set(['/healthz', '/readyz', '/metrics']);
+const OPEN = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 describe('authentication on every route', () => {
-  it('refuses every route but health, readiness and metrics without a credential', async () => {
+  it('refuses every route but health, readiness, metrics and the OpenAPI description without a credential', async () => {
     const all = routes();
     expect(all.map((r) => r.path)).toEqual(
       expect.arrayContaining(['/v1/audit', '/v1/falco', '/v1/flows', ...OPEN]),

@@ -3,6 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,6 +219,32 @@ describe('POST /v1/pubsub', () => {
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ error: 'forbidden' });
   });
+
+  it.each([
+    ['gzip', (b: Buffer) => gzipSync(b)],
+    ['zstd', (b: Buffer) => zstdCompressSync(b)],
+  ])(
+    'reads an envelope sent with Content-Encoding %s, and answers a corrupt one with 400',
+    async (encoding, pack) => {
+      const headers = {
+        authorization: `Bearer ${await token()}`,
+        'content-type': 'application/json',
+        'content-encoding': encoding,
+      };
+      const body = pack(Buffer.from(JSON.stringify(envelope)));
+      const ok = await app.inject({ method: 'POST', url: '/v1/pubsub', headers, payload: body });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toEqual({ accepted: 1 });
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/v1/pubsub',
+        headers,
+        payload: body.subarray(0, -8),
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: 'invalid_compressed_body' });
+    },
+  );
 
   it('refuses two Authorization headers', async () => {
     const good = `Bearer ${await token()}`;
