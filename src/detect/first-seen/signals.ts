@@ -49,11 +49,17 @@ function accessorsFor(fs: FirstSeenRule, base: DetectionRule): Accessors {
  * within a fraction of its timespan, not every sighting.
  */
 export class FirstSeenSignals {
-  private readonly sent = new Map<string, number>();
-  private readonly cap: number;
+  /**
+   * What was sent, in two generations of at most half the cap each: the older is dropped whole when the newer
+   * fills. A Map used as an LRU (evicting its first key) gets slower with every eviction, as V8 skips the
+   * deleted entries at its front on each `keys().next()`.
+   */
+  private sent = new Map<string, number>();
+  private older = new Map<string, number>();
+  private readonly half: number;
 
   constructor(cap: number) {
-    this.cap = cap;
+    this.half = Math.max(1, Math.floor(cap / 2));
   }
 
   collect(
@@ -86,12 +92,14 @@ export class FirstSeenSignals {
       // Keys never span clusters: the same service account name in two clusters is two identities.
       const key = JSON.stringify([fs.id, cluster, ...groupValues]);
       const memo = `${key}\u0000${value}`;
-      const before = this.sent.get(memo);
+      const before = this.sent.get(memo) ?? this.older.get(memo);
       // Most events repeat a value sent moments ago: nothing more is built for them.
       if (before !== undefined && Math.abs(time - before) < refreshMs(fs)) continue;
-      this.sent.delete(memo);
+      if (this.sent.size >= this.half) {
+        this.older = this.sent;
+        this.sent = new Map();
+      }
       this.sent.set(memo, time);
-      if (this.sent.size > this.cap) this.sent.delete(this.sent.keys().next().value as string);
       const group: Record<string, string> = {};
       for (let k = 0; k < groupValues.length; k++) group[fs.groupBy[k]!] = groupValues[k]!;
       const signal: Signal = {
