@@ -232,21 +232,38 @@ export class Detector {
     const time = Date.parse(event['@timestamp']);
     const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
-    if (suppressor.fold(key, time, event, rule.name)) return NO_ALERTS;
-    const id = alertId(rule.id, key, event.event.id);
-    const build = (ev: NormalizedEvent, revision: number) =>
-      detectionAlert(rule, contextOf(ev), {
+    return this.window(suppressor, rule, key, time, event, event.event.id, contextOf);
+  }
+
+  /**
+   * One suppression window, kept from events (in one process) or from suppression signals (the correlate
+   * stage): the match folds into an open window, or opens one with its alert (revision 0), whose closing
+   * revision is rebuilt from the last match folded in.
+   */
+  private window<T>(
+    windows: Suppressor<T>,
+    rule: DetectionRule,
+    key: string,
+    time: number,
+    item: T,
+    firstEventId: string,
+    context: (item: T) => AlertContext,
+  ): Alert[] {
+    if (windows.fold(key, time, item, rule.name)) return NO_ALERTS;
+    const id = alertId(rule.id, key, firstEventId);
+    const build = (last: T, revision: number) =>
+      detectionAlert(rule, context(last), {
         alertId: id,
-        firstEventId: event.event.id,
+        firstEventId,
         revision,
         created: this.now().toISOString(),
       });
-    return suppressor.open({
+    return windows.open({
       key,
       time,
       windowMs: rule.suppress.windowMs,
-      event,
-      alert: build(event, 0),
+      event: item,
+      alert: build(item, 0),
       rebuild: (last) => build(last, 1),
     });
   }
@@ -274,25 +291,15 @@ export class Detector {
     if (!rule || !suppressesInWindow(rule)) return NO_ALERTS;
     const st = this.stateOf(clusterOfSignal(signal));
     const windows = st.signalWindows;
-    let out = NO_ALERTS;
-    if (!windows.fold(signal.key, signal.time, signal, rule.name)) {
-      const id = alertId(rule.id, signal.key, signal.event_id);
-      const build = (s: Signal, revision: number) =>
-        detectionAlert(rule, s.context, {
-          alertId: id,
-          firstEventId: signal.event_id,
-          revision,
-          created: this.now().toISOString(),
-        });
-      out = windows.open({
-        key: signal.key,
-        time: signal.time,
-        windowMs: rule.suppress.windowMs,
-        event: signal,
-        alert: build(signal, 0),
-        rebuild: (last) => build(last, 1),
-      });
-    }
+    const out = this.window(
+      windows,
+      rule,
+      signal.key,
+      signal.time,
+      signal,
+      signal.event_id,
+      (s) => s.context,
+    );
     if (signal.time > st.maxTime) st.maxTime = signal.time;
     const expired = windows.expire(st.maxTime - this.latenessMs);
     return expired.length === 0 ? out : out.concat(expired);
