@@ -90,14 +90,17 @@ export async function buildIngestApp(options: IngestAppOptions): Promise<Fastify
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const source = request.routeOptions.config?.source;
+    // Fastify marks the answer to a body it could not read `Connection: close`, and Node then destroys the socket
+    // while the client is still sending: the reset can discard the answer before the client reads it. The sender
+    // is authenticated (the guard runs before the body is read), so the connection is kept and Node reads and drops
+    // the rest of the body, within the request timeout.
+    reply.removeHeader('connection');
     if (err instanceof BodyDecodeError) {
       if (source) ingestRejected.inc({ source, reason: err.reject });
       return sendError(reply, err.error, err.message);
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       if (source) ingestRejected.inc({ source, reason: 'too_large' });
-      // Not closed: the sender is authenticated (the check runs before the body is read), and Node drops the
-      // rest of the body so the client reads this answer instead of a reset.
       return sendError(
         reply,
         'payload_too_large',
