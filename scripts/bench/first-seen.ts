@@ -10,6 +10,10 @@
  *   lookup and update: what each key costs once an hour), against the same requests through their base rules
  *   alone (`first_seen_base_eps`); `first_seen_us_per_event` is the difference per event. The same within the
  *   hour (`first_seen_repeat_eps`): stage 1 sends nothing, having sent the value less than an hour before.
+ * - `first_seen_churn_cap_eps` and `first_seen_churn_expiry_eps`: 100,000 keys that churn, every request by a
+ *   service account never seen before, so each signal adds a key and forgets one: past the max-keys cap (all
+ *   requests within the timespan), or by expiry (requests spread so the oldest key's timespan ends as each new
+ *   one arrives), against the same new requests through the base rules alone (`first_seen_churn_base_eps`).
  * - `first_seen_bytes_per_key`: heap per key of the state alone (FirstSeenState fed 100,000 keys with two
  *   values each), and of a whole detector (state and what stage 1 remembers sending).
  *
@@ -41,6 +45,11 @@ export interface FirstSeenFigures {
   first_seen_base_eps: number;
   first_seen_repeat_eps: number;
   first_seen_us_per_event: number;
+  first_seen_churn_cap_eps: number;
+  first_seen_churn_expiry_eps: number;
+  first_seen_churn_base_eps: number;
+  first_seen_churn_cap_us_per_event: number;
+  first_seen_churn_expiry_us_per_event: number;
   first_seen_bytes_per_key: number;
   first_seen_detector_bytes_per_key: number;
   keys: number;
@@ -203,7 +212,47 @@ export function benchFirstSeen(
     `100k keys: ${warm.firstSeenKeys} live keys in ${firstSeen.firstSeen.length} rules; spread fresh ${(spread(state.fresh!.rounds) * 100).toFixed(1)}%, repeat ${(spread(state.repeat!.rounds) * 100).toFixed(1)}%, base ${(spread(state.base!.rounds) * 100).toFixed(1)}%`,
   );
 
-  // 3. Memory per key: the state alone, then a whole detector.
+  // 3. 100,000 keys that churn: each round's requests come from service accounts never seen before.
+  const timespan = Math.min(...firstSeen.firstSeen.map((r) => r.timespanMs));
+  const maxKeys = Math.min(...firstSeen.firstSeen.map((r) => r.maxKeys));
+  if (maxKeys > keys)
+    throw new Error(`max-keys ${maxKeys} is above the ${keys} keys: the cap would never churn`);
+  const perRound = Math.ceil(keys / 5);
+  // Past the cap: full, and every new request within the timespan of the first.
+  const capped = new Detector(firstSeen);
+  for (const e of events) capped.process(e);
+  let nextCapped = keys;
+  // By expiry: a request every timespan/(90% of the keys), so about 90% of the cap is live and each request
+  // ends the timespan of the oldest key.
+  const step = timespan / Math.floor(keys * 0.9);
+  const expiring = new Detector(firstSeen);
+  let nextExpiring = 0;
+  for (; nextExpiring < keys; nextExpiring++)
+    expiring.process(request(nextExpiring, START + nextExpiring * step));
+  let nextBase = 10 * keys;
+  const churn = interleavedRounds(
+    {
+      cap: () => {
+        for (let n = 0; n < perRound; n++, nextCapped++) capped.process(request(nextCapped, START + HOUR));
+        return perRound;
+      },
+      expiry: () => {
+        for (let n = 0; n < perRound; n++, nextExpiring++)
+          expiring.process(request(nextExpiring, START + nextExpiring * step));
+        return perRound;
+      },
+      base: () => {
+        for (let n = 0; n < perRound; n++, nextBase++) base.process(request(nextBase, START + HOUR));
+        return perRound;
+      },
+    },
+    options,
+  );
+  detail.push(
+    `churn: ${capped.firstSeenKeys} live keys past the cap, ${expiring.firstSeenKeys} expiring (one request every ${Math.round(step / 1000)} s of a ${timespan / 86_400_000}d timespan), ${perRound} new requests a round; spread cap ${(spread(churn.cap!.rounds) * 100).toFixed(1)}%, expiry ${(spread(churn.expiry!.rounds) * 100).toFixed(1)}%, base ${(spread(churn.base!.rounds) * 100).toFixed(1)}%`,
+  );
+
+  // 4. Memory per key: the state alone, then a whole detector.
   const rule =
     firstSeen.firstSeen.find((r) => r.name === 'k8s-workload-identity-new-client') ?? firstSeen.firstSeen[0]!;
   const before = heapUsed();
@@ -233,7 +282,10 @@ export function benchFirstSeen(
     `memory: state alone ${Math.round(stateBytes)} B/key (${st.size} keys, 2 values each); detector ${Math.round(detectorBytes)} B/key (${fresh.firstSeenKeys} keys in ${firstSeen.firstSeen.length} rules, with what stage 1 remembers sending)`,
   );
   // Held until measured: the collector must not take them earlier.
-  if (st.size + fresh.firstSeenKeys + warm.firstSeenKeys < 0) console.log(st, fresh, warm);
+  if (st.size + fresh.firstSeenKeys + warm.firstSeenKeys + capped.firstSeenKeys + expiring.firstSeenKeys < 0)
+    console.log(st, fresh, warm, capped, expiring);
+
+  const churnBase = churn.base!.eps;
 
   const fs = state.fresh!.eps;
   const b = state.base!.eps;
@@ -244,6 +296,11 @@ export function benchFirstSeen(
     first_seen_base_eps: b,
     first_seen_repeat_eps: state.repeat!.eps,
     first_seen_us_per_event: (1 / fs - 1 / b) * 1e6,
+    first_seen_churn_cap_eps: churn.cap!.eps,
+    first_seen_churn_expiry_eps: churn.expiry!.eps,
+    first_seen_churn_base_eps: churnBase,
+    first_seen_churn_cap_us_per_event: (1 / churn.cap!.eps - 1 / churnBase) * 1e6,
+    first_seen_churn_expiry_us_per_event: (1 / churn.expiry!.eps - 1 / churnBase) * 1e6,
     first_seen_bytes_per_key: stateBytes,
     first_seen_detector_bytes_per_key: detectorBytes,
     keys,
