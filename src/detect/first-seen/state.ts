@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { firstSeenEvicted, firstSeenKeys, firstSeenNew } from '../../metrics.ts';
 import type { Alert } from '../../schema/alert.ts';
 import type { FirstSeenChange, FirstSeenRecord } from '../../schema/first-seen.ts';
@@ -25,8 +26,12 @@ interface RuleKeys {
   since: number;
   /** Latest observation: keys not seen for the timespan before it expire. */
   latest: number;
-  /** Least recently seen first. */
-  keys: Map<string, KeyState>;
+  /**
+   * Least recently seen (in event time) first; made at the rule's first key (it allocates its max-keys slots
+   * up front). Not a Map touched by delete + set: V8 walks a Map's deleted entries at every iteration start,
+   * so expiry and eviction from its front would cost O(keys churned) per signal.
+   */
+  keys: LRUCache<string, KeyState> | undefined;
   /** How far `last` may run ahead of what the store holds before the record is written again. */
   saveEvery: number;
 }
@@ -67,7 +72,7 @@ export class FirstSeenState {
         rule,
         since: Number.POSITIVE_INFINITY,
         latest: Number.NEGATIVE_INFINITY,
-        keys: new Map(),
+        keys: undefined,
         saveEvery: Math.max(60_000, Math.floor(rule.timespanMs / SAVE_GRANULARITY)),
       });
     }
@@ -94,7 +99,7 @@ export class FirstSeenState {
       rk.latest = t;
       this.expire(rk);
     }
-    let ks = rk.keys.get(signal.key);
+    let ks = rk.keys?.peek(signal.key);
     if (ks && ks.last + rule.timespanMs < t) {
       this.forget(rk, signal.key, 'expired');
       ks = undefined;
@@ -113,9 +118,8 @@ export class FirstSeenState {
     }
     if (t > ks.last) {
       ks.last = t;
-      // Most recently seen last: expiry and eviction take from the front.
-      rk.keys.delete(signal.key);
-      rk.keys.set(signal.key, ks);
+      // Most recently seen last: expiry and eviction take from the least recently seen end.
+      rk.keys?.get(signal.key);
     }
     if (t < ks.first) ks.first = t;
     const seen = ks.values.get(value);
@@ -184,15 +188,17 @@ export class FirstSeenState {
   }
 
   private add(rk: RuleKeys, key: string, ks: KeyState): void {
+    // One slot over the cap, so the cache never evicts on its own: the cap is counted and saved here.
+    rk.keys ??= new LRUCache<string, KeyState>({ max: rk.rule.maxKeys + 1 });
     rk.keys.set(key, ks);
     this.live++;
     firstSeenKeys.inc();
     this.dirty.set(key, rk);
-    if (rk.keys.size > rk.rule.maxKeys) this.forget(rk, rk.keys.keys().next().value as string, 'cap');
+    if (rk.keys.size > rk.rule.maxKeys) this.forget(rk, rk.keys.rkeys().next().value as string, 'cap');
   }
 
   private forget(rk: RuleKeys, key: string, reason: 'expired' | 'cap'): void {
-    rk.keys.delete(key);
+    rk.keys?.delete(key);
     this.live--;
     firstSeenKeys.dec();
     firstSeenEvicted.inc({ reason });
@@ -201,18 +207,22 @@ export class FirstSeenState {
 
   /** Keys whose last value is older than the timespan before the rule's latest observation. */
   private expire(rk: RuleKeys): void {
+    if (!rk.keys) return;
     const horizon = rk.latest - rk.rule.timespanMs;
-    for (const [key, ks] of rk.keys) {
+    // Collected, then forgotten: the walk does not delete under itself.
+    const expired: string[] = [];
+    for (const [key, ks] of oldestFirst(rk.keys)) {
       if (ks.last >= horizon) break;
-      this.forget(rk, key, 'expired');
+      expired.push(key);
     }
+    for (const key of expired) this.forget(rk, key, 'expired');
   }
 
   /** Forgets everything without saving (the engine is being replaced: the store keeps what was saved). */
   discard(): void {
     firstSeenKeys.dec(this.live);
     this.live = 0;
-    for (const rk of this.rules.values()) rk.keys.clear();
+    for (const rk of this.rules.values()) rk.keys = undefined;
     this.dirty.clear();
   }
 
@@ -221,7 +231,7 @@ export class FirstSeenState {
     if (this.dirty.size === 0) return [];
     const out: FirstSeenChange[] = [];
     for (const [key, rk] of this.dirty) {
-      const ks = rk.keys.get(key);
+      const ks = rk.keys?.peek(key);
       if (ks) ks.savedLast = ks.last;
       out.push({ key, record: ks ? this.recordOf(rk, ks) : null });
     }
@@ -233,7 +243,7 @@ export class FirstSeenState {
   snapshot(): FirstSeenChange[] {
     const out: FirstSeenChange[] = [];
     for (const rk of this.rules.values())
-      for (const [key, ks] of rk.keys) out.push({ key, record: this.recordOf(rk, ks) });
+      for (const [key, ks] of oldestFirst(rk.keys)) out.push({ key, record: this.recordOf(rk, ks) });
     return out;
   }
 
@@ -264,9 +274,9 @@ export class FirstSeenState {
       if (!rk || record.values.length === 0) continue;
       if (record.since < rk.since) rk.since = record.since;
       if (last > rk.latest) rk.latest = last;
-      const live = rk.keys.get(key);
+      const live = rk.keys?.peek(key);
       if (live) {
-        rk.keys.delete(key);
+        rk.keys?.delete(key);
         this.live--;
         firstSeenKeys.dec();
       }
@@ -283,6 +293,12 @@ export class FirstSeenState {
       if (!live) this.dirty.delete(key);
     }
   }
+}
+
+/** A rule's keys, least recently seen first. */
+function oldestFirst(keys: LRUCache<string, KeyState> | undefined): Iterable<[string, KeyState]> {
+  // lru-cache types `rentries()` as (K | V)[]; it yields [key, value] pairs.
+  return (keys?.rentries() ?? []) as Iterable<[string, KeyState]>;
 }
 
 function lastOf(record: FirstSeenRecord): number {
