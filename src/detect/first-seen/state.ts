@@ -27,9 +27,9 @@ interface RuleKeys {
   /** Latest observation: keys not seen for the timespan before it expire. */
   latest: number;
   /**
-   * Least recently seen (in event time) first; made at the rule's first key (it allocates its max-keys slots
-   * up front). Not a Map touched by delete + set: V8 walks a Map's deleted entries at every iteration start,
-   * so expiry and eviction from its front would cost O(keys churned) per signal.
+   * Least recently seen (in event time) first. Not a Map touched by delete + set: V8 walks a Map's deleted
+   * entries at every iteration start, so expiry and eviction from its front would cost O(keys churned) per
+   * signal. Made at the rule's first key and grown when full (`withRoom`).
    */
   keys: LRUCache<string, KeyState> | undefined;
   /** How far `last` may run ahead of what the store holds before the record is written again. */
@@ -45,6 +45,12 @@ export interface FirstSeenOptions {
 
 /** How many known values an alert message lists. */
 const KNOWN_IN_MESSAGE = 5;
+
+/**
+ * Slots of a rule's first key cache. lru-cache allocates all its slots up front (28 bytes each), so a cache
+ * of max-keys slots would cost a cluster 2.8 MB per rule at the default cap before it held a key.
+ */
+const FIRST_SLOTS = 16;
 
 /** A value's last-seen time may be this stale in the store, in parts of the timespan (30d → about a day). */
 const SAVE_GRANULARITY = 32;
@@ -118,7 +124,7 @@ export class FirstSeenState {
     }
     if (t > ks.last) {
       ks.last = t;
-      // Most recently seen last: expiry and eviction take from the least recently seen end.
+      // Most recently seen last (`get` touches, `peek` does not): expiry and eviction take from the other end.
       rk.keys?.get(signal.key);
     }
     if (t < ks.first) ks.first = t;
@@ -188,8 +194,7 @@ export class FirstSeenState {
   }
 
   private add(rk: RuleKeys, key: string, ks: KeyState): void {
-    // One slot over the cap, so the cache never evicts on its own: the cap is counted and saved here.
-    rk.keys ??= new LRUCache<string, KeyState>({ max: rk.rule.maxKeys + 1 });
+    rk.keys = withRoom(rk.keys, rk.rule.maxKeys);
     rk.keys.set(key, ks);
     this.live++;
     firstSeenKeys.inc();
@@ -293,6 +298,20 @@ export class FirstSeenState {
       if (!live) this.dirty.delete(key);
     }
   }
+}
+
+/**
+ * The keys, or a copy twice as large when they fill it (amortized O(1) per key), up to one slot over the cap:
+ * the cache never evicts on its own, the cap is counted and saved by `add`.
+ */
+function withRoom(keys: LRUCache<string, KeyState> | undefined, maxKeys: number): LRUCache<string, KeyState> {
+  const limit = maxKeys + 1;
+  if (keys && (keys.size < keys.max || keys.max >= limit)) return keys;
+  const larger = new LRUCache<string, KeyState>({
+    max: Math.min(limit, Math.max(FIRST_SLOTS, 2 * (keys?.max ?? 0))),
+  });
+  for (const [key, ks] of oldestFirst(keys)) larger.set(key, ks);
+  return larger;
 }
 
 /** A rule's keys, least recently seen first. */

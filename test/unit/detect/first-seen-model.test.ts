@@ -26,7 +26,7 @@ detection:
 level: informational
 `;
 
-function firstSeenDoc(n: number, caps: string): string {
+function firstSeenDoc(n: number, timespan: string, caps: string): string {
   return `title: New client ${n}
 name: new-client-${n}
 id: 0e000000-0000-4000-8000-00000000001${n}
@@ -35,7 +35,7 @@ first_seen:
   rules: [sa-request]
   group-by: [user.username]
   field: userAgent|family
-  timespan: 10d
+  timespan: ${timespan}
   learning: 2d
   key-learning: 1d
   ${caps}
@@ -44,12 +44,15 @@ first_seen:
 
 const { ruleset, errors } = rulesFrom(
   baseRule,
-  firstSeenDoc(0, 'max-keys: 3\n  max-values: 3'),
-  firstSeenDoc(1, 'max-keys: 2\n  max-values: 2'),
+  firstSeenDoc(0, '10d', 'max-keys: 3\n  max-values: 3'),
+  firstSeenDoc(1, '10d', 'max-keys: 2\n  max-values: 2'),
+  // More keys than the state's first cache holds (16): it grows, in order, up to its cap.
+  firstSeenDoc(2, '90d', 'max-keys: 30\n  max-values: 4'),
 );
 const RULES = ruleset.firstSeen;
 const now = () => new Date(BASE);
-const USERS = ['a', 'b', 'c', 'd', 'e'];
+/** Mostly the first five (so keys are seen again), now and then one of forty (so caches fill and grow). */
+const USERS = Array.from({ length: 40 }, (_, i) => `u${i}`);
 const VALUES = ['v0', 'v1', 'v2', 'v3', 'v4'];
 
 /** How many known values an alert lists (the state's message). */
@@ -254,7 +257,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('observe' as const),
       rule: fc.integer({ min: 0, max: RULES.length - 1 }),
-      user: fc.integer({ min: 0, max: USERS.length - 1 }),
+      user: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 4 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: USERS.length - 1 }) },
+      ),
       value: fc.integer({ min: 0, max: VALUES.length - 1 }),
       // Six-hour steps from three days back to five days on: out of order, repeated times, and expiry.
       dt: fc.integer({ min: -12, max: 20 }).map((n) => n * 6 * HOUR),
@@ -298,11 +304,12 @@ function apply(store: Map<string, FirstSeenChange>, changes: readonly FirstSeenC
 }
 
 describe('first-seen state against a plain model', () => {
-  it('loads the two capped rules', () => {
+  it('loads the three capped rules', () => {
     expect(errors).toEqual([]);
     expect(RULES.map((r) => [r.maxKeys, r.maxValues])).toEqual([
       [3, 3],
       [2, 2],
+      [30, 4],
     ]);
   });
 
