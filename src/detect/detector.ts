@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
@@ -55,8 +56,12 @@ class ClusterState {
   readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
   readonly firstSeen: FirstSeenState;
-  /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
-  readonly seenRequests = new Map<string, Set<DetectionRule>>();
+  /**
+   * Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and
+   * retries. An LRU of its own list: a Map evicting its first key walks every deleted entry before it, tens of
+   * microseconds per event once it is full and churning.
+   */
+  readonly seenRequests: LRUCache<string, DetectionRule[]>;
   maxTime = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -66,6 +71,7 @@ class ClusterState {
   ) {
     this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
     this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
+    this.seenRequests = new LRUCache({ max: opts.maxKeys });
     this.correlator = new Correlator(ruleset.correlations, opts);
     this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
       cluster,
@@ -73,6 +79,11 @@ class ClusterState {
       learnOnly: opts.learnOnly,
     });
   }
+}
+
+/** Whether a match of `rule` raises an alert or counts in a correlation: what must happen once per request. */
+function countsOncePerRequest(rule: DetectionRule): boolean {
+  return rule.generates || rule.correlations.length > 0;
 }
 
 /** The cluster a signal belongs to: its event's, as the normalizer set it from the credential. */
@@ -206,23 +217,25 @@ export class Detector {
   }
 
   /**
-   * One alert per rule per request: false for a match of a rule already seen for the same request (an exec
-   * session is logged when it opens and when it ends, under one auditID). Request keys are unique only within
-   * one cluster, so they are remembered per cluster.
+   * One alert per rule per request: the matches of `event` whose rule has not matched the same request before
+   * (an exec session is logged when it opens and when it ends, under one auditID). Request keys are unique only
+   * within one cluster, so they are remembered per cluster. Matches that only teach first-seen rules pass as
+   * they are: learning the same value twice changes nothing, and remembering every request for them would cost
+   * every event of a busy cluster.
    */
-  firstPerRequest(m: RuleMatch): boolean {
-    const key = this.datasets.get(m.event.event.dataset)?.dataset.onceKey?.(m.event);
-    if (key === undefined) return true;
-    const { seenRequests } = this.stateOf(m.event.orchestrator.cluster.name);
-    let seen = seenRequests.get(key);
-    if (!seen) {
-      seen = new Set();
-      seenRequests.set(key, seen);
-      if (seenRequests.size > this.maxKeys) seenRequests.delete(seenRequests.keys().next().value as string);
-    }
-    if (seen.has(m.rule)) return false;
-    seen.add(m.rule);
-    return true;
+  firstPerRequest(event: NormalizedEvent, matches: RuleMatch[]): RuleMatch[] {
+    if (!matches.some((m) => countsOncePerRequest(m.rule))) return matches;
+    const key = this.datasets.get(event.event.dataset)?.dataset.onceKey?.(event);
+    if (key === undefined) return matches;
+    const { seenRequests } = this.stateOf(event.orchestrator.cluster.name);
+    const seen = seenRequests.get(key) ?? [];
+    if (seen.length === 0) seenRequests.set(key, seen);
+    return matches.filter((m) => {
+      if (!countsOncePerRequest(m.rule)) return true;
+      if (seen.includes(m.rule)) return false;
+      seen.push(m.rule);
+      return true;
+    });
   }
 
   /** Suppression for a rule that generates its own alerts: a new alert (revision 0) or nothing. */
@@ -363,12 +376,11 @@ export class Detector {
   /** In-process detection of one event. */
   process(event: NormalizedEvent): Alert[] {
     this.datasets.get(event.event.dataset)?.events.inc();
-    const matches = this.evaluate(event);
+    const matches = this.firstPerRequest(event, this.evaluate(event));
     const st = this.stateOf(event.orchestrator.cluster.name);
     let out = NO_ALERTS;
     for (let k = 0; k < matches.length; k++) {
       const m = matches[k]!;
-      if (!this.firstPerRequest(m)) continue;
       const raised = this.alertsFor(m);
       if (raised.length > 0) out = out === NO_ALERTS ? raised : out.concat(raised);
       for (const s of this.signalsFor(m)) {

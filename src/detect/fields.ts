@@ -258,17 +258,23 @@ export function compileField(name: string, scope: FieldScope, every = false): Fi
   };
 }
 
+/** What `firstValue` found: one slot, no closure per call (visits are synchronous and never nested). */
+let found: string | undefined;
+const takeFirst: LeafPredicate = (v) => {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+    found = String(v);
+    return true;
+  }
+  return false;
+};
+
 /** The first scalar value of a field as a string (group-by values, value_count values), or undefined. */
 export function firstValue(accessor: FieldAccessor, event: NormalizedEvent): string | undefined {
-  let found: string | undefined;
-  accessor.visit(event, (v) => {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-      found = String(v);
-      return true;
-    }
-    return false;
-  });
-  return found;
+  found = undefined;
+  accessor.visit(event, takeFirst);
+  const value = found;
+  found = undefined;
+  return value;
 }
 
 /** Calls `pred` on every string leaf under `node` (keyword search); true when one matches. */

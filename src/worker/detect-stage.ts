@@ -106,8 +106,7 @@ export class DetectStage {
       try {
         const raised: Alert[] = [];
         const matched: Signal[] = [];
-        for (const match of this.detector.evaluate(event)) {
-          if (!this.detector.firstPerRequest(match)) continue;
+        for (const match of this.detector.firstPerRequest(event, this.detector.evaluate(event))) {
           if (handoff && suppressesInWindow(match.rule)) {
             const signal = suppressionSignal(match.rule, event, contextOf(event));
             matched.push(signal);

@@ -16,29 +16,74 @@ export function refreshMs(rule: FirstSeenRule): number {
   return Math.min(3_600_000, Math.max(1_000, Math.floor(rule.timespanMs / 32)));
 }
 
-interface Accessors {
+/**
+ * The first-seen rules of one rule they learn from that read the same values (the same group-by fields and the
+ * same fields, derived alike): each event's values are read once for all of them, and what was sent is
+ * remembered once for all of them (they are always sent together).
+ */
+interface ValuePlan {
+  /** Tells plans apart in what was sent. */
+  id: number;
   group: FieldAccessor[];
   fields: FieldAccessor[];
+  derive: (((value: string) => string | undefined) | undefined)[];
+  /** The shortest `refreshMs` of its rules. */
+  refreshMs: number;
+  rules: FirstSeenRule[];
 }
 
-const compiled = new WeakMap<FirstSeenRule, Map<string, Accessors>>();
+let planIds = 0;
+const plans = new WeakMap<DetectionRule, ValuePlan[]>();
 
-/** A first-seen rule's fields compiled for the dataset of a rule it learns from. */
-function accessorsFor(fs: FirstSeenRule, base: DetectionRule): Accessors {
-  let byScope = compiled.get(fs);
-  if (!byScope) {
-    byScope = new Map();
-    compiled.set(fs, byScope);
-  }
-  let a = byScope.get(base.scope);
-  if (!a) {
-    a = {
+/** The value plans of the first-seen rules learning from `base`, compiled for its dataset. */
+function plansFor(base: DetectionRule): ValuePlan[] {
+  const known = plans.get(base);
+  if (known) return known;
+  const bySpec = new Map<string, ValuePlan>();
+  for (const fs of base.firstSeen) {
+    const spec = JSON.stringify([fs.groupBy, fs.fields.map((f) => [f.field, f.derive?.name])]);
+    const plan = bySpec.get(spec);
+    if (plan) {
+      plan.rules.push(fs);
+      plan.refreshMs = Math.min(plan.refreshMs, refreshMs(fs));
+      continue;
+    }
+    bySpec.set(spec, {
+      id: planIds++,
       group: fs.groupBy.map((name) => compileField(name, base.scope)),
       fields: fs.fields.map((f) => compileField(f.field, base.scope)),
-    };
-    byScope.set(base.scope, a);
+      derive: fs.fields.map((f) => f.derive?.apply),
+      refreshMs: refreshMs(fs),
+      rules: [fs],
+    });
   }
-  return a;
+  const compiled = [...bySpec.values()];
+  plans.set(base, compiled);
+  return compiled;
+}
+
+/** The plan's group-by values in `event`, or undefined when one is missing. */
+function groupValues(plan: ValuePlan, event: NormalizedEvent): string[] | undefined {
+  const out: string[] = [];
+  for (let k = 0; k < plan.group.length; k++) {
+    const v = firstValue(plan.group[k]!, event);
+    if (v === undefined) return undefined;
+    out.push(v);
+  }
+  return out;
+}
+
+/** The plan's remembered value in `event` (its fields' values, derived and combined), or undefined. */
+function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | undefined {
+  const values: string[] = [];
+  for (let k = 0; k < plan.fields.length; k++) {
+    const raw = firstValue(plan.fields[k]!, event);
+    const derive = plan.derive[k];
+    const v = raw === undefined || derive === undefined ? raw : derive(raw);
+    if (v === undefined) return undefined;
+    values.push(v);
+  }
+  return combine(values);
 }
 
 /**
@@ -70,50 +115,49 @@ export class FirstSeenSignals {
     out: Signal[],
   ): void {
     const cluster = event.orchestrator.cluster.name;
-    for (const fs of rule.firstSeen) {
-      const a = accessorsFor(fs, rule);
-      const groupValues: string[] = [];
-      for (let k = 0; k < a.group.length; k++) {
-        const v = firstValue(a.group[k]!, event);
-        if (v === undefined) break;
-        groupValues.push(v);
-      }
-      if (groupValues.length < a.group.length) continue;
-      const values: string[] = [];
-      for (let k = 0; k < a.fields.length; k++) {
-        const raw = firstValue(a.fields[k]!, event);
-        const derive = fs.fields[k]!.derive;
-        const v = raw === undefined || derive === undefined ? raw : derive.apply(raw);
-        if (v === undefined) break;
-        values.push(v);
-      }
-      if (values.length < a.fields.length) continue;
-      const value = combine(values);
-      // Keys never span clusters: the same service account name in two clusters is two identities.
-      const key = JSON.stringify([fs.id, cluster, ...groupValues]);
-      const memo = `${key}\u0000${value}`;
+    for (const plan of plansFor(rule)) {
+      const groups = groupValues(plan, event);
+      if (groups === undefined) continue;
+      const value = rememberedValue(plan, event);
+      if (value === undefined) continue;
+      const memo = JSON.stringify([plan.id, cluster, value, ...groups]);
       const before = this.sent.get(memo) ?? this.older.get(memo);
       // Most events repeat a value sent moments ago: nothing more is built for them.
-      if (before !== undefined && Math.abs(time - before) < refreshMs(fs)) continue;
+      if (before !== undefined && Math.abs(time - before) < plan.refreshMs) continue;
       if (this.sent.size >= this.half) {
         this.older = this.sent;
         this.sent = new Map();
       }
       this.sent.set(memo, time);
-      const group: Record<string, string> = {};
-      for (let k = 0; k < groupValues.length; k++) group[fs.groupBy[k]!] = groupValues[k]!;
-      const signal: Signal = {
-        correlation: fs.id,
-        rule: rule.id,
-        key,
-        group,
-        time,
-        event_id: event.event.id,
-        value,
-        context: context(),
-      };
-      if (fs.alertOn.length > 0 && !fs.alertOn.some((r) => matches(r, event))) signal.learn_only = true;
-      out.push(signal);
+      for (const fs of plan.rules)
+        out.push(this.signal(fs, rule, event, time, cluster, groups, value, context));
     }
+  }
+
+  private signal(
+    fs: FirstSeenRule,
+    rule: DetectionRule,
+    event: NormalizedEvent,
+    time: number,
+    cluster: string,
+    groups: readonly string[],
+    value: string,
+    context: () => AlertContext,
+  ): Signal {
+    const group: Record<string, string> = {};
+    for (let k = 0; k < groups.length; k++) group[fs.groupBy[k]!] = groups[k]!;
+    const signal: Signal = {
+      correlation: fs.id,
+      rule: rule.id,
+      // Keys never span clusters: the same service account name in two clusters is two identities.
+      key: JSON.stringify([fs.id, cluster, ...groups]),
+      group,
+      time,
+      event_id: event.event.id,
+      value,
+      context: context(),
+    };
+    if (fs.alertOn.length > 0 && !fs.alertOn.some((r) => matches(r, event))) signal.learn_only = true;
+    return signal;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../src/detect/detector.ts';
 import { loadRules } from '../../../src/detect/load.ts';
-import { failedAuth, writeTestRules } from '../../integration/detect-fixtures.ts';
+import { failedAuth, writeFirstSeenRules, writeTestRules } from '../../integration/detect-fixtures.ts';
 
 describe('Detector.firstPerRequest', () => {
   const rules = writeTestRules('first-per-request');
@@ -15,26 +15,56 @@ describe('Detector.firstPerRequest', () => {
     return copy;
   };
 
+  /** Whether the first match of `event` is admitted (one alert per rule per request). */
+  const admitted = (detector: Detector, event: ReturnType<typeof failedAuth>) =>
+    detector.firstPerRequest(event, detector.evaluate(event)).length === 1;
+
   it('admits a rule once per auditID, per cluster', () => {
     const detector = new Detector(ruleset);
     const request = failedAuth(t, 'a', '192.0.2.1');
-    const [match] = detector.evaluate(stage(request, 'ResponseStarted'));
-    const [again] = detector.evaluate(request);
-    expect(detector.firstPerRequest(match!)).toBe(true);
-    expect(detector.firstPerRequest(again!)).toBe(false);
+    expect(admitted(detector, stage(request, 'ResponseStarted'))).toBe(true);
+    expect(admitted(detector, request)).toBe(false);
     // Another cluster's API server may reuse the auditID.
     const elsewhere = structuredClone(request);
     elsewhere.orchestrator.cluster.name = 'other';
-    expect(detector.firstPerRequest(detector.evaluate(elsewhere)[0]!)).toBe(true);
-    expect(detector.firstPerRequest(detector.evaluate(failedAuth(t, 'b', '192.0.2.1'))[0]!)).toBe(true);
+    expect(admitted(detector, elsewhere)).toBe(true);
+    expect(admitted(detector, failedAuth(t, 'b', '192.0.2.1'))).toBe(true);
   });
 
   it('forgets the oldest requests of a cluster beyond its bound', () => {
     const detector = new Detector(ruleset, { maxKeys: 1 });
-    const a = detector.evaluate(failedAuth(t, 'a', '192.0.2.1'))[0]!;
-    const b = detector.evaluate(failedAuth(t, 'b', '192.0.2.1'))[0]!;
-    expect(detector.firstPerRequest(a)).toBe(true);
-    expect(detector.firstPerRequest(b)).toBe(true);
-    expect(detector.firstPerRequest(a)).toBe(true);
+    const a = failedAuth(t, 'a', '192.0.2.1');
+    expect(admitted(detector, a)).toBe(true);
+    expect(admitted(detector, failedAuth(t, 'b', '192.0.2.1'))).toBe(true);
+    expect(admitted(detector, a)).toBe(true);
+  });
+
+  it('admits a rule new to a request already seen, and only that rule', () => {
+    const detector = new Detector(ruleset);
+    const request = failedAuth(t, 'a', '192.0.2.1');
+    const matches = detector.evaluate(request);
+    expect(matches.length).toBeGreaterThan(0);
+    const [first, ...rest] = matches;
+    expect(detector.firstPerRequest(request, [first!])).toEqual([first]);
+    expect(detector.firstPerRequest(request, matches)).toEqual(rest);
+    expect(detector.firstPerRequest(request, matches)).toEqual([]);
+  });
+
+  it('keeps a full, churning bound exact: the newest requests are remembered, the oldest forgotten', () => {
+    const detector = new Detector(ruleset, { maxKeys: 1_000 });
+    const requests = Array.from({ length: 5_000 }, (_, i) => failedAuth(t, `r${i}`, '192.0.2.1'));
+    for (const r of requests) expect(admitted(detector, r)).toBe(true);
+    for (const r of requests.slice(-1_000)) expect(admitted(detector, r)).toBe(false);
+    expect(admitted(detector, requests[0]!)).toBe(true);
+  });
+
+  it('passes matches that only teach first-seen rules every time, without remembering the request', () => {
+    const learning = writeFirstSeenRules('first-per-request');
+    const detector = new Detector(loadRules([learning.dir]).ruleset);
+    const request = failedAuth(t, 'system:serviceaccount:shop:cart', '10.0.0.7');
+    const matches = detector.evaluate(request);
+    expect(matches.map((m) => m.rule.name)).toEqual([learning.base]);
+    expect(detector.firstPerRequest(request, matches)).toEqual(matches);
+    expect(detector.firstPerRequest(request, matches)).toEqual(matches);
   });
 });

@@ -286,3 +286,34 @@ describe('audit stages', () => {
     expect(matches('sel:\n  verb: create\ncondition: sel', ev('log'))).toBe(false);
   });
 });
+
+describe('evaluation order', () => {
+  // Written expensive part first; the cheap identity test decides, so the addresses are never read.
+  const detection =
+    'trusted:\n  sourceIPs|cidr: 10.0.0.0/8\nidentity:\n  user.username|startswith: "system:node:"\n' +
+    'condition: not trusted and identity';
+
+  /** `pod` whose sourceIPs count their reads. */
+  function counting(username: string, ips: string[]) {
+    const event = audit({ ...pod.kubernetes!.audit, user: { username } });
+    const reads = { n: 0 };
+    Object.defineProperty(event.kubernetes!.audit, 'sourceIPs', {
+      enumerable: true,
+      get: () => {
+        reads.n++;
+        return ips;
+      },
+    });
+    return { event, reads };
+  }
+
+  it('tests the cheapest part of a conjunction first, with the same result', () => {
+    const alice = counting('alice', ['192.0.2.1']);
+    expect(matches(detection, alice.event)).toBe(false);
+    expect(alice.reads.n).toBe(0);
+    const node = counting('system:node:ip-10-0-1-2', ['192.0.2.1']);
+    expect(matches(detection, node.event)).toBe(true);
+    expect(node.reads.n).toBeGreaterThan(0);
+    expect(matches(detection, counting('system:node:ip-10-0-1-2', ['10.0.1.2']).event)).toBe(false);
+  });
+});
