@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import { firstSeenEvicted, firstSeenKeys, firstSeenNew } from '../../metrics.ts';
 import type { Alert } from '../../schema/alert.ts';
 import type { FirstSeenChange, FirstSeenRecord } from '../../schema/first-seen.ts';
@@ -8,6 +7,7 @@ import type { FirstSeenRule } from '../ruleset.ts';
 import { displayValue, firstSeenMessage } from './message.ts';
 
 interface KeyState {
+  key: string;
   group: Record<string, string>;
   first: number;
   /** Latest time any value was seen. */
@@ -17,6 +17,9 @@ interface KeyState {
   saturated: boolean;
   /** `last` when the record was last handed to the store (so a key seen all day is not rewritten all day). */
   savedLast: number;
+  /** The rule's recency list, least recently seen first (in event time). */
+  older: KeyState | undefined;
+  newer: KeyState | undefined;
 }
 
 /** One rule's keys in one cluster. */
@@ -26,12 +29,15 @@ interface RuleKeys {
   since: number;
   /** Latest observation: keys not seen for the timespan before it expire. */
   latest: number;
+  /** By key; only looked up, never iterated (order is the recency list's). */
+  keys: Map<string, KeyState>;
   /**
-   * Least recently seen (in event time) first. Not a Map touched by delete + set: V8 walks a Map's deleted
-   * entries at every iteration start, so expiry and eviction from its front would cost O(keys churned) per
-   * signal. Made at the rule's first key and grown when full (`withRoom`).
+   * Ends of the recency list linked through the keys: O(1) to touch, evict and expire. Not a Map's order kept
+   * by delete + set: V8 walks the deleted entries at a Map's front at every iteration start, so eviction and
+   * expiry from its front would cost O(keys churned) per signal.
    */
-  keys: LRUCache<string, KeyState> | undefined;
+  oldest: KeyState | undefined;
+  newest: KeyState | undefined;
   /** How far `last` may run ahead of what the store holds before the record is written again. */
   saveEvery: number;
 }
@@ -45,12 +51,6 @@ export interface FirstSeenOptions {
 
 /** How many known values an alert message lists. */
 const KNOWN_IN_MESSAGE = 5;
-
-/**
- * Slots of a rule's first key cache. lru-cache allocates all its slots up front (28 bytes each), so a cache
- * of max-keys slots would cost a cluster 2.8 MB per rule at the default cap before it held a key.
- */
-const FIRST_SLOTS = 16;
 
 /** A value's last-seen time may be this stale in the store, in parts of the timespan (30d → about a day). */
 const SAVE_GRANULARITY = 32;
@@ -78,7 +78,9 @@ export class FirstSeenState {
         rule,
         since: Number.POSITIVE_INFINITY,
         latest: Number.NEGATIVE_INFINITY,
-        keys: undefined,
+        keys: new Map(),
+        oldest: undefined,
+        newest: undefined,
         saveEvery: Math.max(60_000, Math.floor(rule.timespanMs / SAVE_GRANULARITY)),
       });
     }
@@ -105,27 +107,31 @@ export class FirstSeenState {
       rk.latest = t;
       this.expire(rk);
     }
-    let ks = rk.keys?.peek(signal.key);
+    let ks = rk.keys.get(signal.key);
     if (ks && ks.last + rule.timespanMs < t) {
       this.forget(rk, signal.key, 'expired');
       ks = undefined;
     }
     if (!ks) {
       ks = {
+        key: signal.key,
         group: signal.group,
         first: t,
         last: t,
         values: new Map([[value, t]]),
         saturated: false,
         savedLast: Number.NEGATIVE_INFINITY,
+        older: undefined,
+        newer: undefined,
       };
-      this.add(rk, signal.key, ks);
+      this.add(rk, ks);
       return [];
     }
     if (t > ks.last) {
       ks.last = t;
-      // Most recently seen last (`get` touches, `peek` does not): expiry and eviction take from the other end.
-      rk.keys?.get(signal.key);
+      // Most recently seen last: expiry and eviction take from the other end.
+      unlink(rk, ks);
+      link(rk, ks);
     }
     if (t < ks.first) ks.first = t;
     const seen = ks.values.get(value);
@@ -193,41 +199,46 @@ export class FirstSeenState {
     ];
   }
 
-  private add(rk: RuleKeys, key: string, ks: KeyState): void {
-    rk.keys = withRoom(rk.keys, rk.rule.maxKeys);
-    rk.keys.set(key, ks);
+  private add(rk: RuleKeys, ks: KeyState): void {
+    rk.keys.set(ks.key, ks);
+    link(rk, ks);
     this.live++;
     firstSeenKeys.inc();
-    this.dirty.set(key, rk);
-    if (rk.keys.size > rk.rule.maxKeys) this.forget(rk, rk.keys.rkeys().next().value as string, 'cap');
+    this.dirty.set(ks.key, rk);
+    if (rk.keys.size > rk.rule.maxKeys && rk.oldest) this.forget(rk, rk.oldest.key, 'cap');
   }
 
   private forget(rk: RuleKeys, key: string, reason: 'expired' | 'cap'): void {
-    rk.keys?.delete(key);
+    this.drop(rk, key);
     this.live--;
     firstSeenKeys.dec();
     firstSeenEvicted.inc({ reason });
     this.dirty.set(key, rk);
   }
 
+  /** Takes a key out of the rule's map and recency list (not counted: `forget` and `restore` do). */
+  private drop(rk: RuleKeys, key: string): void {
+    const ks = rk.keys.get(key);
+    if (!ks) return;
+    rk.keys.delete(key);
+    unlink(rk, ks);
+  }
+
   /** Keys whose last value is older than the timespan before the rule's latest observation. */
   private expire(rk: RuleKeys): void {
-    if (!rk.keys) return;
     const horizon = rk.latest - rk.rule.timespanMs;
-    // Collected, then forgotten: the walk does not delete under itself.
-    const expired: string[] = [];
-    for (const [key, ks] of oldestFirst(rk.keys)) {
-      if (ks.last >= horizon) break;
-      expired.push(key);
-    }
-    for (const key of expired) this.forget(rk, key, 'expired');
+    while (rk.oldest && rk.oldest.last < horizon) this.forget(rk, rk.oldest.key, 'expired');
   }
 
   /** Forgets everything without saving (the engine is being replaced: the store keeps what was saved). */
   discard(): void {
     firstSeenKeys.dec(this.live);
     this.live = 0;
-    for (const rk of this.rules.values()) rk.keys = undefined;
+    for (const rk of this.rules.values()) {
+      rk.keys.clear();
+      rk.oldest = undefined;
+      rk.newest = undefined;
+    }
     this.dirty.clear();
   }
 
@@ -236,7 +247,7 @@ export class FirstSeenState {
     if (this.dirty.size === 0) return [];
     const out: FirstSeenChange[] = [];
     for (const [key, rk] of this.dirty) {
-      const ks = rk.keys?.peek(key);
+      const ks = rk.keys.get(key);
       if (ks) ks.savedLast = ks.last;
       out.push({ key, record: ks ? this.recordOf(rk, ks) : null });
     }
@@ -248,7 +259,7 @@ export class FirstSeenState {
   snapshot(): FirstSeenChange[] {
     const out: FirstSeenChange[] = [];
     for (const rk of this.rules.values())
-      for (const [key, ks] of oldestFirst(rk.keys)) out.push({ key, record: this.recordOf(rk, ks) });
+      for (let ks = rk.oldest; ks; ks = ks.newer) out.push({ key: ks.key, record: this.recordOf(rk, ks) });
     return out;
   }
 
@@ -279,45 +290,44 @@ export class FirstSeenState {
       if (!rk || record.values.length === 0) continue;
       if (record.since < rk.since) rk.since = record.since;
       if (last > rk.latest) rk.latest = last;
-      const live = rk.keys?.peek(key);
+      const live = rk.keys.get(key);
       if (live) {
-        rk.keys?.delete(key);
+        this.drop(rk, key);
         this.live--;
         firstSeenKeys.dec();
       }
       const merged = live ? mergeRecords(this.recordOf(rk, live), record) : record;
       const values = merged.values.slice(-rk.rule.maxValues);
-      this.add(rk, key, {
+      this.add(rk, {
+        key,
         group: merged.group,
         first: merged.first,
         last: lastOf(merged),
         values: new Map(values),
         saturated: merged.saturated === true || merged.values.length > values.length,
         savedLast: live ? Number.NEGATIVE_INFINITY : last,
+        older: undefined,
+        newer: undefined,
       });
       if (!live) this.dirty.delete(key);
     }
   }
 }
 
-/**
- * The keys, or a copy twice as large when they fill it (amortized O(1) per key), up to one slot over the cap:
- * the cache never evicts on its own, the cap is counted and saved by `add`.
- */
-function withRoom(keys: LRUCache<string, KeyState> | undefined, maxKeys: number): LRUCache<string, KeyState> {
-  const limit = maxKeys + 1;
-  if (keys && (keys.size < keys.max || keys.max >= limit)) return keys;
-  const larger = new LRUCache<string, KeyState>({
-    max: Math.min(limit, Math.max(FIRST_SLOTS, 2 * (keys?.max ?? 0))),
-  });
-  for (const [key, ks] of oldestFirst(keys)) larger.set(key, ks);
-  return larger;
+/** Appends a key at the newest end of its rule's recency list. */
+function link(rk: RuleKeys, ks: KeyState): void {
+  ks.older = rk.newest;
+  ks.newer = undefined;
+  if (rk.newest) rk.newest.newer = ks;
+  else rk.oldest = ks;
+  rk.newest = ks;
 }
 
-/** A rule's keys, least recently seen first. */
-function oldestFirst(keys: LRUCache<string, KeyState> | undefined): Iterable<[string, KeyState]> {
-  // lru-cache types `rentries()` as (K | V)[]; it yields [key, value] pairs.
-  return (keys?.rentries() ?? []) as Iterable<[string, KeyState]>;
+function unlink(rk: RuleKeys, ks: KeyState): void {
+  if (ks.older) ks.older.newer = ks.newer;
+  else rk.oldest = ks.newer;
+  if (ks.newer) ks.newer.older = ks.older;
+  else rk.newest = ks.older;
 }
 
 function lastOf(record: FirstSeenRecord): number {

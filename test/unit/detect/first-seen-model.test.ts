@@ -46,12 +46,12 @@ const { ruleset, errors } = rulesFrom(
   baseRule,
   firstSeenDoc(0, '10d', 'max-keys: 3\n  max-values: 3'),
   firstSeenDoc(1, '10d', 'max-keys: 2\n  max-values: 2'),
-  // More keys than the state's first cache holds (16): it grows, in order, up to its cap.
+  // A longer recency list: keys evicted and expired from the middle of it as well as its ends.
   firstSeenDoc(2, '90d', 'max-keys: 30\n  max-values: 4'),
 );
 const RULES = ruleset.firstSeen;
 const now = () => new Date(BASE);
-/** Mostly the first five (so keys are seen again), now and then one of forty (so caches fill and grow). */
+/** Mostly the first five (so keys are seen again), now and then one of forty (so the longer list fills). */
 const USERS = Array.from({ length: 40 }, (_, i) => `u${i}`);
 const VALUES = ['v0', 'v1', 'v2', 'v3', 'v4'];
 
@@ -254,7 +254,7 @@ type Step =
 const observe = fc
   .record({
     op: fc.constant('observe' as const),
-    // Half the signals for the rule of thirty keys, so that its cache fills and grows between discards.
+    // Half the signals for the rule of thirty keys, so that it fills between discards.
     rule: fc.oneof(fc.constant(2), fc.integer({ min: 0, max: RULES.length - 1 })),
     near: fc.integer({ min: 0, max: 4 }),
     far: fc.integer({ min: 0, max: USERS.length - 1 }),
