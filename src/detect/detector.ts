@@ -116,6 +116,9 @@ export class Detector {
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
   private readonly detectionRules: Map<string, DetectionRule>;
+  /** The last timestamp parsed, and its value: an event's matches (often several) each need it. */
+  private timedText = '';
+  private timedAt = Number.NaN;
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
@@ -159,6 +162,16 @@ export class Detector {
       dropped.firstSeen.discard();
     }
     return st;
+  }
+
+  /** The event's time (ms), parsed once for all of its matches. */
+  private timeOf(event: NormalizedEvent): number {
+    const text = event['@timestamp'];
+    if (text !== this.timedText) {
+      this.timedText = text;
+      this.timedAt = Date.parse(text);
+    }
+    return this.timedAt;
   }
 
   /** Live correlation groups, all clusters together. */
@@ -242,7 +255,7 @@ export class Detector {
   alertsFor(match: RuleMatch): Alert[] {
     const { rule, event } = match;
     if (!rule.generates) return NO_ALERTS;
-    const time = Date.parse(event['@timestamp']);
+    const time = this.timeOf(event);
     const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
     return this.window(suppressor, rule, key, time, event, event.event.id, contextOf);
@@ -285,7 +298,7 @@ export class Detector {
   signalsFor(match: RuleMatch): Signal[] {
     const { rule, event } = match;
     if (rule.correlations.length === 0 && rule.firstSeen.length === 0) return [];
-    const time = Date.parse(event['@timestamp']);
+    const time = this.timeOf(event);
     let ctx: AlertContext | undefined;
     const context = () => (ctx ??= contextOf(event));
     const out = rule.correlations.length > 0 ? signalsFor(rule, event, time, context) : [];
@@ -389,7 +402,7 @@ export class Detector {
       }
     }
     if (st.suppressor.size > 0 || st.correlator.size > 0) {
-      const t = Date.parse(event['@timestamp']);
+      const t = this.timeOf(event);
       if (t > st.maxTime) {
         const closed = this.advanceState(st, t);
         if (closed.length > 0) out = out === NO_ALERTS ? closed : out.concat(closed);
