@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
@@ -11,6 +10,7 @@ import { Correlator, signalsFor } from './correlate.ts';
 import { beginEvaluation, endEvaluation } from './detection.ts';
 import { FirstSeenSignals } from './first-seen/signals.ts';
 import { FirstSeenState } from './first-seen/state.ts';
+import { Generations } from './generations.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
@@ -56,12 +56,8 @@ class ClusterState {
   readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
   readonly firstSeen: FirstSeenState;
-  /**
-   * Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and
-   * retries. An LRU of its own list: a Map evicting its first key walks every deleted entry before it, tens of
-   * microseconds per event once it is full and churning.
-   */
-  readonly seenRequests: LRUCache<string, DetectionRule[]>;
+  /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
+  readonly seenRequests: Generations<string, DetectionRule[]>;
   maxTime = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -71,7 +67,7 @@ class ClusterState {
   ) {
     this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
     this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
-    this.seenRequests = new LRUCache({ max: opts.maxKeys });
+    this.seenRequests = new Generations(opts.maxKeys);
     this.correlator = new Correlator(ruleset.correlations, opts);
     this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
       cluster,
