@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
@@ -11,6 +10,7 @@ import { Correlator, signalsFor } from './correlate.ts';
 import { beginEvaluation, endEvaluation } from './detection.ts';
 import { FirstSeenSignals } from './first-seen/signals.ts';
 import { FirstSeenState } from './first-seen/state.ts';
+import { Generations } from './generations.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { DetectionRule, RuleSet } from './ruleset.ts';
 import { Suppressor } from './suppress.ts';
@@ -56,12 +56,8 @@ class ClusterState {
   readonly signalWindows: Suppressor<Signal>;
   readonly correlator: Correlator;
   readonly firstSeen: FirstSeenState;
-  /**
-   * Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and
-   * retries. An LRU of its own list: a Map evicting its first key walks every deleted entry before it, tens of
-   * microseconds per event once it is full and churning.
-   */
-  readonly seenRequests: LRUCache<string, DetectionRule[]>;
+  /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
+  readonly seenRequests: Generations<string, DetectionRule[]>;
   maxTime = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -71,7 +67,7 @@ class ClusterState {
   ) {
     this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
     this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
-    this.seenRequests = new LRUCache({ max: opts.maxKeys });
+    this.seenRequests = new Generations(opts.maxKeys);
     this.correlator = new Correlator(ruleset.correlations, opts);
     this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
       cluster,
@@ -116,6 +112,9 @@ export class Detector {
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
   private readonly detectionRules: Map<string, DetectionRule>;
+  /** The last timestamp parsed, and its value: an event's matches (often several) each need it. */
+  private timedText = '';
+  private timedAt = Number.NaN;
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
@@ -159,6 +158,16 @@ export class Detector {
       dropped.firstSeen.discard();
     }
     return st;
+  }
+
+  /** The event's time (ms), parsed once for all of its matches. */
+  private timeOf(event: NormalizedEvent): number {
+    const text = event['@timestamp'];
+    if (text !== this.timedText) {
+      this.timedText = text;
+      this.timedAt = Date.parse(text);
+    }
+    return this.timedAt;
   }
 
   /** Live correlation groups, all clusters together. */
@@ -242,7 +251,7 @@ export class Detector {
   alertsFor(match: RuleMatch): Alert[] {
     const { rule, event } = match;
     if (!rule.generates) return NO_ALERTS;
-    const time = Date.parse(event['@timestamp']);
+    const time = this.timeOf(event);
     const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
     return this.window(suppressor, rule, key, time, event, event.event.id, contextOf);
@@ -285,7 +294,7 @@ export class Detector {
   signalsFor(match: RuleMatch): Signal[] {
     const { rule, event } = match;
     if (rule.correlations.length === 0 && rule.firstSeen.length === 0) return [];
-    const time = Date.parse(event['@timestamp']);
+    const time = this.timeOf(event);
     let ctx: AlertContext | undefined;
     const context = () => (ctx ??= contextOf(event));
     const out = rule.correlations.length > 0 ? signalsFor(rule, event, time, context) : [];
@@ -389,7 +398,7 @@ export class Detector {
       }
     }
     if (st.suppressor.size > 0 || st.correlator.size > 0) {
-      const t = Date.parse(event['@timestamp']);
+      const t = this.timeOf(event);
       if (t > st.maxTime) {
         const closed = this.advanceState(st, t);
         if (closed.length > 0) out = out === NO_ALERTS ? closed : out.concat(closed);

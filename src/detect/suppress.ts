@@ -1,13 +1,23 @@
 import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
+import { DueQueue } from './due-queue.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
 
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
 
+/**
+ * Stale queue entries (windows closed before their end) tolerated beyond the live ones before the queue is
+ * rebuilt from the live windows, so the rebuild costs O(1) amortized per window closed early.
+ */
+const STALE_SLACK = 1024;
+
 interface Window<T> {
+  key: string;
+  /** Opening order: windows due at the same time close in the order they opened. */
+  seq: number;
   first: Alert;
   end: number;
   count: number;
@@ -15,6 +25,11 @@ interface Window<T> {
   last: T;
   lastTime: number;
   rebuild: (last: T) => Alert;
+  /** False once closed; its entry in the due queue is then stale. */
+  live: boolean;
+  /** Neighbours in opening order (oldest first), for eviction. */
+  older: Window<T> | undefined;
+  newer: Window<T> | undefined;
 }
 
 export interface Opening<T> {
@@ -28,19 +43,28 @@ export interface Opening<T> {
   rebuild: (last: T) => Alert;
 }
 
+const byEndThenOpening = <T>(a: Window<T>, b: Window<T>) => a.end - b.end || a.seq - b.seq;
+
 /**
  * One alert per rule and group key within a window of event time. The first
  * match is emitted at once (revision 0); matches folded in are counted, and when
  * the window closes the alert is emitted again (revision 1, same id) with the
  * final count and event ids, so sinks upsert it. A match is a normalized event
  * in one process, a suppression signal in the distributed detector (`T`).
+ *
+ * Every step costs O(1) amortized (O(log n) for the due queue) whatever the number of open windows: expiry pops
+ * only the windows that are due, and eviction takes the oldest-opened window from a list in opening order (a
+ * Map's `keys().next()` walks the deleted entries at its front on every call once keys churn).
  */
 export class Suppressor<T = NormalizedEvent> {
   private readonly windows = new Map<string, Window<T>>();
+  /** Open windows by end time; entries of windows closed early stay until popped or rebuilt away. */
+  private readonly due = new DueQueue<Window<T>>();
+  private oldest: Window<T> | undefined;
+  private newest: Window<T> | undefined;
+  private opened = 0;
   private readonly maxKeys: number;
   private readonly idOf: (match: T) => string;
-  /** Earliest window end, so most calls to expire() return at once. */
-  private nextEnd = Number.POSITIVE_INFINITY;
 
   constructor(maxKeys: number, idOf: (match: T) => string) {
     this.maxKeys = maxKeys;
@@ -69,61 +93,73 @@ export class Suppressor<T = NormalizedEvent> {
   open(o: Opening<T>): Alert[] {
     const out: Alert[] = [];
     const previous = this.windows.get(o.key);
-    if (previous) {
-      this.windows.delete(o.key);
-      const closed = this.close(previous);
-      if (closed) out.push(closed);
-    }
+    if (previous) this.closeInto(previous, out);
     out.push(o.alert);
     if (o.windowMs <= 0) return out;
-    const end = o.time + o.windowMs;
-    this.windows.set(o.key, {
+    const w: Window<T> = {
+      key: o.key,
+      seq: this.opened++,
       first: o.alert,
-      end,
+      end: o.time + o.windowMs,
       count: 1,
       eventIds: [this.idOf(o.event)],
       last: o.event,
       lastTime: o.time,
       rebuild: o.rebuild,
-    });
-    if (end < this.nextEnd) this.nextEnd = end;
-    if (this.windows.size > this.maxKeys) {
-      const oldest = this.windows.keys().next().value as string;
-      const w = this.windows.get(oldest)!;
-      this.windows.delete(oldest);
-      const closed = this.close(w);
-      if (closed) out.push(closed);
-    }
+      live: true,
+      older: this.newest,
+      newer: undefined,
+    };
+    if (this.newest) this.newest.newer = w;
+    else this.oldest = w;
+    this.newest = w;
+    this.windows.set(o.key, w);
+    this.due.push(w.end, w);
+    if (this.windows.size > this.maxKeys) this.closeInto(this.oldest!, out);
+    if (this.due.size > 2 * this.windows.size + STALE_SLACK) this.rebuildDue();
     return out;
   }
 
-  private close(w: Window<T>): Alert | undefined {
-    if (w.count <= 1) return undefined;
-    const alert = w.rebuild(w.last);
-    alert.klaxon.alert_id = w.first.klaxon.alert_id;
-    alert.klaxon.count = w.count;
-    alert.klaxon.event_ids = w.eventIds;
-    alert.klaxon.revision = 1;
-    return alert;
-  }
-  /** Closes the windows that end at or before `watermark` (event time, ms). */
+  /** Closes the windows that end at or before `watermark` (event time, ms): by end, then opening order. */
   expire(watermark: number): Alert[] {
-    if (watermark < this.nextEnd) return NONE;
-    const out: Alert[] = [];
-    this.nextEnd = Number.POSITIVE_INFINITY;
-    for (const [key, w] of this.windows) {
-      if (w.end > watermark) {
-        if (w.end < this.nextEnd) this.nextEnd = w.end;
-        continue;
-      }
-      this.windows.delete(key);
-      const closed = this.close(w);
-      if (closed) out.push(closed);
+    if (watermark < this.due.peek()) return NONE;
+    const closing: Window<T>[] = [];
+    while (this.due.size > 0 && this.due.peek() <= watermark) {
+      const w = this.due.pop();
+      if (w.live) closing.push(w);
     }
+    if (closing.length === 0) return NONE;
+    closing.sort(byEndThenOpening);
+    const out: Alert[] = [];
+    for (const w of closing) this.closeInto(w, out);
     return out;
   }
 
   flush(): Alert[] {
     return this.expire(Number.POSITIVE_INFINITY);
+  }
+
+  /** Removes an open window; its revision-1 alert goes to `out` when matches were folded in. */
+  private closeInto(w: Window<T>, out: Alert[]): void {
+    w.live = false;
+    this.windows.delete(w.key);
+    if (w.older) w.older.newer = w.newer;
+    else this.oldest = w.newer;
+    if (w.newer) w.newer.older = w.older;
+    else this.newest = w.older;
+    w.older = undefined;
+    w.newer = undefined;
+    if (w.count <= 1) return;
+    const alert = w.rebuild(w.last);
+    alert.klaxon.alert_id = w.first.klaxon.alert_id;
+    alert.klaxon.count = w.count;
+    alert.klaxon.event_ids = w.eventIds;
+    alert.klaxon.revision = 1;
+    out.push(alert);
+  }
+
+  private rebuildDue(): void {
+    this.due.clear();
+    for (let w = this.oldest; w; w = w.newer) this.due.push(w.end, w);
   }
 }

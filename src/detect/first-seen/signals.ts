@@ -1,6 +1,7 @@
 import type { NormalizedEvent } from '../../schema/event.ts';
 import type { AlertContext, Signal } from '../../schema/signal.ts';
 import { compileField, type FieldAccessor, firstValue } from '../fields.ts';
+import { Generations } from '../generations.ts';
 import type { DetectionRule, FirstSeenRule } from '../ruleset.ts';
 import { combine } from './message.ts';
 
@@ -94,17 +95,11 @@ function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | unde
  * within a fraction of its timespan, not every sighting.
  */
 export class FirstSeenSignals {
-  /**
-   * What was sent, in two generations of at most half the cap each: the older is dropped whole when the newer
-   * fills. A Map used as an LRU (evicting its first key) gets slower with every eviction, as V8 skips the
-   * deleted entries at its front on each `keys().next()`.
-   */
-  private sent = new Map<string, number>();
-  private older = new Map<string, number>();
-  private readonly half: number;
+  /** When each plan's value was last sent, per cluster and group (at least the last half of the cap). */
+  private readonly sent: Generations<string, number>;
 
   constructor(cap: number) {
-    this.half = Math.max(1, Math.floor(cap / 2));
+    this.sent = new Generations(cap);
   }
 
   collect(
@@ -121,13 +116,9 @@ export class FirstSeenSignals {
       const value = rememberedValue(plan, event);
       if (value === undefined) continue;
       const memo = JSON.stringify([plan.id, cluster, value, ...groups]);
-      const before = this.sent.get(memo) ?? this.older.get(memo);
+      const before = this.sent.get(memo);
       // Most events repeat a value sent moments ago: nothing more is built for them.
       if (before !== undefined && Math.abs(time - before) < plan.refreshMs) continue;
-      if (this.sent.size >= this.half) {
-        this.older = this.sent;
-        this.sent = new Map();
-      }
       this.sent.set(memo, time);
       for (const fs of plan.rules)
         out.push(this.signal(fs, rule, event, time, cluster, groups, value, context));

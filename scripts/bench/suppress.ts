@@ -1,0 +1,154 @@
+/**
+ * Suppression windows under churn (issue 18): the cost of one match that opens a window while 100,000 windows
+ * are live, per CPU-second in interleaved rounds (medians), as µs per open.
+ *
+ * - `suppress_cap_us_per_open`: every match is a new key at the cap (`maxKeys` 100,000), so every open evicts
+ *   the oldest-opened window; windows are long and never expire.
+ * - `suppress_expiry_us_per_open`: every match is a new key one millisecond after the last, each window lasts
+ *   100 s, and the watermark follows each match (as `Detector.process` advances it): about 100,000 windows are
+ *   live and one falls due per match.
+ *
+ * One match in ten folds into a live window, so closes build revision-1 alerts as in a flood. With
+ * `--against REV` the same workloads also run through `src/detect/suppress.ts` as it was at git revision REV,
+ * in the same rounds: the before/after of a change to the suppressor.
+ *
+ *   node scripts/bench/suppress.ts [--quick] [--against REV]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Opening } from '../../src/detect/suppress.ts';
+import { Suppressor } from '../../src/detect/suppress.ts';
+import type { Alert } from '../../src/schema/alert.ts';
+import { interleavedRounds, spread } from './stats.ts';
+
+const LIVE = 100_000;
+
+interface Match {
+  id: string;
+}
+
+/** What the workloads need of a suppressor: the calls `Detector.window` and `advanceState` make. */
+interface Windows {
+  fold(key: string, time: number, event: Match, ruleName: string): boolean;
+  open(o: Opening<Match>): Alert[];
+  expire(watermark: number): Alert[];
+}
+type WindowsClass = new (maxKeys: number, idOf: (m: Match) => string) => Windows;
+
+function alert(id: string, last: Match, revision: number): Alert {
+  return {
+    '@timestamp': '2026-01-01T00:00:00.000Z',
+    event: { kind: 'alert', created: '2026-01-01T00:00:00.000Z', severity: 47 },
+    message: `last ${last.id}`,
+    rule: { name: 'bench', id: 'bench', ruleset: 'klaxon' },
+    klaxon: { severity: 'medium', alert_id: id, event_ids: [last.id], count: 1, revision },
+  };
+}
+
+/**
+ * A suppressor kept across rounds, driven like the detector: fold, else open; then expire at the watermark.
+ * `step` new keys per call; each tenth match repeats a key opened just before (a fold).
+ */
+function churn(Impl: WindowsClass, opts: { maxKeys: number; windowMs: number; expire: boolean }) {
+  const windows = new Impl(opts.maxKeys, (m) => m.id);
+  let n = 0;
+  let sink = 0;
+  const match = () => {
+    const i = n++;
+    const key = i % 10 === 9 ? `k${i - 1}` : `k${i}`;
+    const event = { id: `e${i}` };
+    if (!windows.fold(key, i, event, 'bench')) {
+      sink += windows.open({
+        key,
+        time: i,
+        windowMs: opts.windowMs,
+        event,
+        alert: alert(key, event, 0),
+        rebuild: (last) => alert(key, last, 1),
+      }).length;
+    }
+    if (opts.expire) sink += windows.expire(i).length;
+  };
+  for (let i = 0; i < LIVE; i++) match();
+  return {
+    run: (count: number) => {
+      for (let i = 0; i < count; i++) match();
+      return count;
+    },
+    alerts: () => sink,
+  };
+}
+
+/** `src/detect/suppress.ts` at git revision `rev`, its relative imports pointed at this checkout. */
+async function suppressorAt(rev: string): Promise<WindowsClass> {
+  const source = execFileSync('git', ['show', `${rev}:src/detect/suppress.ts`], { encoding: 'utf8' });
+  const here = path.resolve(import.meta.dirname, '../../src/detect');
+  const rewritten = source.replace(
+    /from '(\.{1,2}\/[^']+)'/g,
+    (_, rel: string) => `from '${path.join(here, rel)}'`,
+  );
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'klaxon-suppress-')), `suppress-${rev}.ts`);
+  writeFileSync(file, rewritten);
+  const mod = (await import(file)) as { Suppressor: WindowsClass };
+  return mod.Suppressor;
+}
+
+export interface SuppressFigures {
+  suppress_cap_us_per_open: number;
+  suppress_expiry_us_per_open: number;
+  against?: { rev: string; suppress_cap_us_per_open: number; suppress_expiry_us_per_open: number };
+  detail: string[];
+}
+
+export async function benchSuppress(options: { quick: boolean; against?: string }): Promise<SuppressFigures> {
+  const impls: Array<[string, WindowsClass]> = [['', Suppressor]];
+  if (options.against) impls.push([`${options.against}:`, await suppressorAt(options.against)]);
+  const perRound = options.quick ? 20_000 : 50_000;
+  const workloads: Record<string, () => number> = {};
+  const alerts: Array<() => number> = [];
+  for (const [prefix, Impl] of impls) {
+    const cap = churn(Impl, { maxKeys: LIVE, windowMs: 1e12, expire: false });
+    const expiry = churn(Impl, { maxKeys: 2 * LIVE, windowMs: LIVE, expire: true });
+    // The old expiry scans every window per match: fewer matches per round keep its rounds short.
+    const expiryPerRound = prefix ? Math.max(200, perRound / 100) : perRound;
+    workloads[`${prefix}cap`] = () => cap.run(perRound);
+    workloads[`${prefix}expiry`] = () => expiry.run(expiryPerRound);
+    alerts.push(cap.alerts, expiry.alerts);
+  }
+  const r = interleavedRounds(workloads, { warmup: 1, rounds: options.quick ? 5 : 9 });
+  const us = (name: string) => 1e6 / r[name]!.eps;
+  const detail = Object.entries(r).map(
+    ([name, x]) =>
+      `${name}: ${(1e6 / x.eps).toFixed(3)} µs/open (spread ${(spread(x.rounds) * 100).toFixed(0)}%)`,
+  );
+  if (alerts.every((a) => a() === 0)) throw new Error('the workloads emitted no alerts');
+  return {
+    suppress_cap_us_per_open: us('cap'),
+    suppress_expiry_us_per_open: us('expiry'),
+    ...(options.against
+      ? {
+          against: {
+            rev: options.against,
+            suppress_cap_us_per_open: us(`${options.against}:cap`),
+            suppress_expiry_us_per_open: us(`${options.against}:expiry`),
+          },
+        }
+      : {}),
+    detail,
+  };
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, against: { type: 'string' } },
+  });
+  const figures = await benchSuppress({
+    quick: values.quick,
+    ...(values.against ? { against: values.against } : {}),
+  });
+  for (const line of figures.detail) console.log(line);
+  console.log(JSON.stringify(figures));
+}
