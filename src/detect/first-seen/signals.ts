@@ -1,7 +1,6 @@
 import type { NormalizedEvent } from '../../schema/event.ts';
 import type { AlertContext, Signal } from '../../schema/signal.ts';
 import { compileField, type FieldAccessor, firstValue } from '../fields.ts';
-import { Generations } from '../generations.ts';
 import type { DetectionRule, FirstSeenRule } from '../ruleset.ts';
 import { combine } from './message.ts';
 
@@ -23,8 +22,6 @@ export function refreshMs(rule: FirstSeenRule): number {
  * remembered once for all of them (they are always sent together).
  */
 interface ValuePlan {
-  /** Tells plans apart in what was sent. */
-  id: number;
   group: FieldAccessor[];
   fields: FieldAccessor[];
   derive: (((value: string) => string | undefined) | undefined)[];
@@ -33,7 +30,6 @@ interface ValuePlan {
   rules: FirstSeenRule[];
 }
 
-let planIds = 0;
 const plans = new WeakMap<DetectionRule, ValuePlan[]>();
 
 /** The value plans of the first-seen rules learning from `base`, compiled for its dataset. */
@@ -50,7 +46,6 @@ function plansFor(base: DetectionRule): ValuePlan[] {
       continue;
     }
     bySpec.set(spec, {
-      id: planIds++,
       group: fs.groupBy.map((name) => compileField(name, base.scope)),
       fields: fs.fields.map((f) => compileField(f.field, base.scope)),
       derive: fs.fields.map((f) => f.derive?.apply),
@@ -87,6 +82,58 @@ function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | unde
   return combine(values);
 }
 
+/** Plan → cluster → group → value → when it was last sent. */
+type SentTree = Map<ValuePlan, Map<string, Map<string, Map<string, number>>>>;
+
+/**
+ * When each plan's value was last sent, per cluster and group: the event's own strings looked up level by level
+ * (a composite key built, hashed and collected per event cost more than the lookups). Two generations, as in
+ * `Generations`: at least the last half of the cap, never more than the cap.
+ */
+class SentTimes {
+  private newer: SentTree = new Map();
+  private older: SentTree = new Map();
+  private newerSize = 0;
+  private readonly half: number;
+
+  constructor(cap: number) {
+    this.half = Math.max(1, Math.floor(cap / 2));
+  }
+
+  get(plan: ValuePlan, cluster: string, group: string, value: string): number | undefined {
+    return (
+      this.newer.get(plan)?.get(cluster)?.get(group)?.get(value) ??
+      this.older.get(plan)?.get(cluster)?.get(group)?.get(value)
+    );
+  }
+
+  set(plan: ValuePlan, cluster: string, group: string, value: string, time: number): void {
+    let values = this.newer.get(plan)?.get(cluster)?.get(group);
+    if (values?.has(value)) {
+      values.set(value, time);
+      return;
+    }
+    if (this.newerSize >= this.half) {
+      this.older = this.newer;
+      this.newer = new Map();
+      this.newerSize = 0;
+      values = undefined;
+    }
+    if (!values) values = child(child(child(this.newer, plan), cluster), group);
+    values.set(value, time);
+    this.newerSize++;
+  }
+}
+
+function child<K, V>(parent: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let m = parent.get(key);
+  if (!m) {
+    m = new Map();
+    parent.set(key, m);
+  }
+  return m;
+}
+
 /**
  * Turns the matches of rules that first-seen rules learn from into signals (the same signals as
  * correlations: keyed by rule, cluster and group-by values, so one key's values live on one partition).
@@ -95,11 +142,10 @@ function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | unde
  * within a fraction of its timespan, not every sighting.
  */
 export class FirstSeenSignals {
-  /** When each plan's value was last sent, per cluster and group (at least the last half of the cap). */
-  private readonly sent: Generations<string, number>;
+  private readonly sent: SentTimes;
 
   constructor(cap: number) {
-    this.sent = new Generations(cap);
+    this.sent = new SentTimes(cap);
   }
 
   collect(
@@ -115,11 +161,11 @@ export class FirstSeenSignals {
       if (groups === undefined) continue;
       const value = rememberedValue(plan, event);
       if (value === undefined) continue;
-      const memo = JSON.stringify([plan.id, cluster, value, ...groups]);
-      const before = this.sent.get(memo);
+      const group = groups.length === 1 ? groups[0]! : JSON.stringify(groups);
+      const before = this.sent.get(plan, cluster, group, value);
       // Most events repeat a value sent moments ago: nothing more is built for them.
       if (before !== undefined && Math.abs(time - before) < plan.refreshMs) continue;
-      this.sent.set(memo, time);
+      this.sent.set(plan, cluster, group, value, time);
       for (const fs of plan.rules)
         out.push(this.signal(fs, rule, event, time, cluster, groups, value, context));
     }

@@ -350,6 +350,16 @@ describe('first-seen through the detector', () => {
     ).toEqual([expect.objectContaining({ value: 'curl', group: { 'user.username': sa('cart') } })]);
   });
 
+  it('remembers what it sent within its bound: a key that churned out is sent again, a recent one is not', () => {
+    const detector = new Detector(load(), { maxKeys: 8 });
+    const signals = (name: string, s: number) =>
+      detector.evaluate(saEvent(name, 'cart/v1 (linux/amd64)', s)).flatMap((m) => detector.signalsFor(m));
+    expect(signals('first', 0)).toHaveLength(1);
+    for (let i = 0; i < 20; i++) expect(signals(`sa-${i}`, 1)).toHaveLength(1);
+    expect(signals('sa-19', 2)).toEqual([]);
+    expect(signals('first', 2)).toHaveLength(1);
+  });
+
   it('alerts through process() on the first use of a new client after the learning period', () => {
     const ruleset = load();
     const detector = new Detector(ruleset);

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { NormalizedEvent } from '../../../src/schema/event.ts';
 import { DEADLETTER_HEADERS, deadLetterMessage } from '../../../src/worker/deadletter.ts';
 import { decodeEvent, decodeSignal } from '../../../src/worker/decode.ts';
 import { failedAuth } from '../../integration/detect-fixtures.ts';
@@ -8,6 +10,43 @@ describe('decodeEvent', () => {
     const event = failedAuth('2025-03-14T09:00:00Z', 'bob', '10.0.0.9');
     const decoded = decodeEvent(Buffer.from(JSON.stringify(event)));
     expect(decoded).toEqual({ ok: true, value: event });
+  });
+
+  it('decodes exactly what the schema would parse: keys a plain object strips are stripped', () => {
+    const event = failedAuth('2025-03-14T09:00:00Z', 'bob', '10.0.0.9');
+    const objects = (root: Record<string, unknown>): Record<string, unknown>[] => {
+      const out = [root];
+      for (const v of Object.values(root))
+        if (v !== null && typeof v === 'object' && !Array.isArray(v))
+          out.push(...objects(v as Record<string, unknown>));
+      return out;
+    };
+    const count = objects(event).length;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.nat(count - 1),
+            fc.string({ minLength: 1, maxLength: 8 }),
+            fc.jsonValue({ maxDepth: 1 }),
+          ),
+          {
+            maxLength: 4,
+          },
+        ),
+        (extras) => {
+          const copy = structuredClone(event) as unknown as Record<string, unknown>;
+          const targets = objects(copy);
+          for (const [at, key, value] of extras) targets[at]![key] = value;
+          const bytes = Buffer.from(JSON.stringify(copy));
+          const zod = NormalizedEvent.safeParse(JSON.parse(bytes.toString()));
+          const decoded = decodeEvent(bytes);
+          expect(decoded.ok).toBe(zod.success);
+          if (decoded.ok && zod.success) expect(decoded.value).toStrictEqual(zod.data);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('tells bad JSON from a JSON value that is no event, with where it is wrong', () => {
