@@ -26,7 +26,13 @@ interface Fired {
   lastTime: number;
 }
 
-interface Group {
+/** A place in the recency list: a group, or flush's cursor. */
+interface Link {
+  older: Link | undefined;
+  newer: Link | undefined;
+}
+
+interface Group extends Link {
   corr: CorrelationRule;
   key: string;
   group: Record<string, string>;
@@ -51,6 +57,10 @@ interface Group {
   dueAt: number;
   /** False once evicted or expired (its queued settle times are then skipped). */
   live: boolean;
+}
+
+function isGroup(l: Link): l is Group {
+  return 'corr' in l;
 }
 
 /** Compacts `entries` once this many have left from the front, and at least half of them. */
@@ -136,6 +146,12 @@ function correlationContext(window: readonly Entry[], last: Entry): AlertContext
  */
 export class Correlator {
   private readonly groups = new Map<string, Group>();
+  /**
+   * The groups in recency order, least recently used first: eviction takes `oldest` in O(1) (a Map's
+   * `entries().next()` walks the deleted entries at its front on every call once keys churn).
+   */
+  private oldest: Link | undefined;
+  private newest: Link | undefined;
   /** Groups by the event time at which they next have something to settle (a window closing, entries expiring). */
   private readonly queue = new DueQueue<Group>();
   private readonly byId = new Map<string, CorrelationRule>();
@@ -187,8 +203,7 @@ export class Correlator {
     if (signal.time > this.maxTime) this.maxTime = signal.time;
     let g = this.groups.get(signal.key);
     if (g) {
-      // Most recently used last: eviction and expiry walk from the front.
-      this.groups.delete(signal.key);
+      this.unlink(g);
     } else {
       g = {
         corr: c,
@@ -202,13 +217,17 @@ export class Correlator {
         bound: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         live: true,
+        older: undefined,
+        newer: undefined,
       };
+      this.groups.set(signal.key, g);
       correlationKeys.inc();
     }
-    this.groups.set(signal.key, g);
+    this.append(g);
     if (this.groups.size > this.opts.maxKeys) {
-      const [oldest, evicted] = this.groups.entries().next().value as [string, Group];
-      this.groups.delete(oldest);
+      const evicted = Correlator.groupFrom(this.oldest)!;
+      this.unlink(evicted);
+      this.groups.delete(evicted.key);
       evicted.live = false;
       correlationKeys.dec();
       correlationEvicted.inc({ reason: 'cap' });
@@ -238,6 +257,36 @@ export class Correlator {
     const closed = this.advance(signal.time);
     if (closed.length > 0) out.push(...closed);
     return out;
+  }
+
+  /** Makes `g` the most recently used group. */
+  private append(g: Link): void {
+    this.insertAfter(this.newest, g);
+  }
+
+  /** Links `l` right after `at` (first when `at` is undefined). */
+  private insertAfter(at: Link | undefined, l: Link): void {
+    l.older = at;
+    l.newer = at ? at.newer : this.oldest;
+    if (at) at.newer = l;
+    else this.oldest = l;
+    if (l.newer) l.newer.older = l;
+    else this.newest = l;
+  }
+
+  private unlink(l: Link): void {
+    if (l.older) l.older.newer = l.newer;
+    else this.oldest = l.newer;
+    if (l.newer) l.newer.older = l.older;
+    else this.newest = l.older;
+    l.older = undefined;
+    l.newer = undefined;
+  }
+
+  /** The group after `l` in recency order (skipping flush's cursor). */
+  private static groupFrom(l: Link | undefined): Group | undefined {
+    for (; l; l = l.newer) if (isGroup(l)) return l;
+    return undefined;
   }
 
   /** Inserts an entry at its place in event time (after the entries of the same time). */
@@ -434,6 +483,7 @@ export class Correlator {
       if (!g.fired && g.entries.length === g.head) {
         g.live = false;
         if (this.groups.get(g.key) === g) {
+          this.unlink(g);
           this.groups.delete(g.key);
           correlationKeys.dec();
           correlationEvicted.inc({ reason: 'expired' });
@@ -475,21 +525,36 @@ export class Correlator {
   discard(): void {
     correlationKeys.dec(this.groups.size);
     for (const g of this.groups.values()) g.live = false;
-    this.groups.clear();
-    this.queue.clear();
+    this.clear();
   }
 
-  /** End of input: judge every open window. */
+  /**
+   * End of input: judge every open window, least recently used first. A window judged can feed a chained
+   * correlation, which can touch (make most recent), open or evict groups meanwhile: a cursor kept in the list
+   * right after the group being judged visits every group once more that is touched after its turn, every group
+   * opened, and none evicted before its turn.
+   */
   flush(): Alert[] {
     const out: Alert[] = [];
-    for (const g of this.groups.values()) {
+    const cursor: Link = { older: undefined, newer: undefined };
+    let placed = false;
+    for (let g = Correlator.groupFrom(this.oldest); g; g = Correlator.groupFrom(cursor.newer)) {
+      if (placed) this.unlink(cursor);
+      this.insertAfter(g, cursor);
+      placed = true;
       this.settle(g, Number.POSITIVE_INFINITY, out);
       g.live = false;
     }
     correlationKeys.dec(this.groups.size);
+    this.clear();
+    return out;
+  }
+
+  private clear(): void {
     this.groups.clear();
     this.queue.clear();
-    return out;
+    this.oldest = undefined;
+    this.newest = undefined;
   }
 }
 
