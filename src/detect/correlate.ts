@@ -11,6 +11,13 @@ import type { CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
+const NO_GROUP: Record<string, string> = Object.freeze({});
+
+/**
+ * Stale entries (of groups evicted, expired or rescheduled) tolerated in the due queue beyond twice the live
+ * groups before it is rebuilt from the live groups: the rebuild costs O(1) amortized per entry gone stale.
+ */
+const STALE_SLACK = 1024;
 
 interface Entry extends WindowEntry {
   eventId: string;
@@ -163,6 +170,10 @@ export class Correlator {
    * running ahead must not make the audit events of the same minutes "late".
    */
   private readonly latestBySource = new Map<string, number>();
+  /** Calls of correlate/advance/flush in progress (a fired window feeds chained correlations re-entrantly). */
+  private depth = 0;
+  /** Groups evicted inside a nested call, whose state is released when the outermost call returns. */
+  private evicted: Group[] = [];
 
   constructor(correlations: CorrelationRule[], opts: CorrelatorOptions) {
     for (const c of correlations) this.byId.set(c.id, c);
@@ -190,6 +201,21 @@ export class Correlator {
   }
 
   correlate(signal: Signal): Alert[] {
+    this.depth++;
+    try {
+      return this.correlateSignal(signal);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private leave(): void {
+    if (--this.depth > 0 || this.evicted.length === 0) return;
+    for (const g of this.evicted) release(g);
+    this.evicted = [];
+  }
+
+  private correlateSignal(signal: Signal): Alert[] {
     const c = this.byId.get(signal.correlation);
     if (!c) return [];
     const out: Alert[] = [];
@@ -231,6 +257,10 @@ export class Correlator {
       evicted.live = false;
       correlationKeys.dec();
       correlationEvicted.inc({ reason: 'cap' });
+      // Its stale queue entry keeps it until popped or rebuilt away: only its state is dropped now. A group
+      // evicted by a chained signal may still be being judged further up the stack: released on the way out.
+      if (this.depth === 1 && evicted !== g) release(evicted);
+      else this.evicted.push(evicted);
     }
 
     if (g.fired && signal.time > g.fired.end) this.closeFired(g, out);
@@ -369,7 +399,15 @@ export class Correlator {
         : Number.POSITIVE_INFINITY;
     if (t === g.dueAt) return;
     g.dueAt = t;
-    if (t !== Number.POSITIVE_INFINITY) this.queue.push(t, g);
+    if (t === Number.POSITIVE_INFINITY) return;
+    this.queue.push(t, g);
+    if (this.queue.size > 2 * this.groups.size + STALE_SLACK) this.rebuildDue();
+  }
+
+  private rebuildDue(): void {
+    this.queue.clear();
+    for (let l = this.oldest; l; l = l.newer)
+      if (isGroup(l) && l.live && l.dueAt !== Number.POSITIVE_INFINITY) this.queue.push(l.dueAt, l);
   }
 
   /** Looks for a window holding entry `at` in which the condition holds; fires on the first found. */
@@ -473,6 +511,15 @@ export class Correlator {
     const wm = this.watermark();
     // Settling does something only strictly before the watermark (see settle), so a group due at it waits.
     if (!(this.queue.peek() < wm)) return NONE;
+    this.depth++;
+    try {
+      return this.settleDue(wm);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private settleDue(wm: number): Alert[] {
     const out: Alert[] = [];
     while (this.queue.peek() < wm) {
       const due = this.queue.peek();
@@ -535,6 +582,15 @@ export class Correlator {
    * opened, and none evicted before its turn.
    */
   flush(): Alert[] {
+    this.depth++;
+    try {
+      return this.settleAll();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private settleAll(): Alert[] {
     const out: Alert[] = [];
     const cursor: Link = { older: undefined, newer: undefined };
     let placed = false;
@@ -556,6 +612,17 @@ export class Correlator {
     this.oldest = undefined;
     this.newest = undefined;
   }
+}
+
+/** Drops what an evicted group holds: only its stale entry in the due queue may still point at it. */
+function release(g: Group): void {
+  g.entries = [];
+  g.head = 0;
+  g.fired = undefined;
+  g.tally = undefined;
+  g.bound = undefined;
+  g.group = NO_GROUP;
+  g.key = '';
 }
 
 function valueFromContext(field: string, ctx: AlertContext): string | undefined {
