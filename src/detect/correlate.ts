@@ -49,21 +49,26 @@ interface Group extends Link {
    */
   entries: Entry[];
   head: number;
-  fired?: Fired;
+  fired: Fired | undefined;
+  /** A condition judged at once, from TALLY_FROM live entries on (most groups never get there). */
+  tallies: Tallies | undefined;
+  /** The time it is queued to settle at (+Infinity: not queued). */
+  dueAt: number;
+  /** False once evicted or expired (its queued settle times are then skipped). */
+  live: boolean;
+}
+
+interface Tallies {
+  /** The strategy's bound over all the entries (see CorrelationStrategy.bound). */
+  bound: WindowTally;
   /**
-   * A condition judged at once, entries in event-time order: the strategy's measure of `entries[lo, length)`,
-   * the window ending at the newest entry; undefined until rebuilt after anything else touched the entries.
+   * Entries in event-time order: the strategy's measure of `entries[lo, length)`, the window ending at the
+   * newest entry; undefined until rebuilt after anything else touched the entries.
    */
   tally: WindowTally | undefined;
   lo: number;
   /** Event time where the tally's window starts (its newest entry's time minus the timespan). */
   windowFrom: number;
-  /** A condition judged at once: the strategy's bound over all the entries (see CorrelationStrategy.bound). */
-  bound: WindowTally | undefined;
-  /** The time it is queued to settle at (+Infinity: not queued). */
-  dueAt: number;
-  /** False once evicted or expired (its queued settle times are then skipped). */
-  live: boolean;
 }
 
 function isGroup(l: Link): l is Group {
@@ -237,10 +242,8 @@ export class Correlator {
         group: signal.group,
         entries: [],
         head: 0,
-        tally: undefined,
-        lo: 0,
-        windowFrom: Number.NEGATIVE_INFINITY,
-        bound: undefined,
+        fired: undefined,
+        tallies: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         live: true,
         older: undefined,
@@ -322,6 +325,11 @@ export class Correlator {
   /** Inserts an entry at its place in event time (after the entries of the same time). */
   private insert(g: Group, entry: Entry): number {
     const es = g.entries;
+    if (es.length === 0) {
+      // A first push would reserve room for 17: most groups never hold a second entry.
+      g.entries = [entry];
+      return 0;
+    }
     let at = es.length;
     while (at > g.head && es[at - 1]!.time > entry.time) at--;
     es.splice(at, 0, entry);
@@ -338,45 +346,47 @@ export class Correlator {
     const c = g.corr;
     const es = g.entries;
     const n = es.length;
-    if (!g.bound && n - g.head >= TALLY_FROM) {
-      g.bound = c.strategy.bound(c);
-      for (let k = g.head; k < n; k++) g.bound.add(es[k]!);
+    if (!g.tallies && n - g.head >= TALLY_FROM) {
+      const bound = c.strategy.bound(c);
+      for (let k = g.head; k < n; k++) bound.add(es[k]!);
+      g.tallies = { bound, tally: undefined, lo: 0, windowFrom: Number.NEGATIVE_INFINITY };
     }
-    if (!g.bound) {
+    const t = g.tallies;
+    if (!t) {
       this.compact(g);
       this.tryFire(g, this.insert(g, entry), out);
       return;
     }
-    g.bound.add(entry);
+    t.bound.add(entry);
     if (n > g.head && es[n - 1]!.time > entry.time) {
       const at = this.insert(g, entry);
-      const tally = g.tally;
-      if (tally && !tally.orderFree) g.tally = undefined;
-      else if (tally && entry.time >= g.windowFrom) tally.add(entry);
-      else if (tally) g.lo++;
-      if (!c.strategy.satisfied(c, g.bound.measure())) return;
+      const tally = t.tally;
+      if (tally && !tally.orderFree) t.tally = undefined;
+      else if (tally && entry.time >= t.windowFrom) tally.add(entry);
+      else if (tally) t.lo++;
+      if (!c.strategy.satisfied(c, t.bound.measure())) return;
       const head = g.head;
       this.compact(g);
       this.tryFire(g, at - head, out);
       return;
     }
     const from = entry.time - c.timespanMs;
-    let tally = g.tally;
+    let tally = t.tally;
     if (!tally) {
       tally = c.strategy.tally(c);
       let lo = g.head;
       while (lo < n && es[lo]!.time < from) lo++;
       for (let k = lo; k < n; k++) tally.add(es[k]!);
-      g.tally = tally;
-      g.lo = lo;
+      t.tally = tally;
+      t.lo = lo;
     }
-    g.windowFrom = from;
+    t.windowFrom = from;
     es.push(entry);
     tally.add(entry);
-    while (es[g.lo]!.time < from) tally.drop(es[g.lo++]!);
+    while (es[t.lo]!.time < from) tally.drop(es[t.lo++]!);
     const m = tally.measure();
     if (!c.strategy.satisfied(c, m)) return;
-    const start = c.strategy.firstStart?.(c, es, g.lo) ?? g.lo;
+    const start = c.strategy.firstStart?.(c, es, t.lo) ?? t.lo;
     // No window at all (temporal_ordered without an entry of its first rule), whatever the condition says.
     if (start === es.length) return;
     this.fire(g, start, es.length, m, out);
@@ -386,7 +396,7 @@ export class Correlator {
   private compact(g: Group): void {
     if (g.head === 0) return;
     g.entries.splice(0, g.head);
-    g.lo = Math.max(0, g.lo - g.head);
+    if (g.tallies) g.tallies.lo = Math.max(0, g.tallies.lo - g.head);
     g.head = 0;
   }
 
@@ -427,8 +437,11 @@ export class Correlator {
     const c = g.corr;
     const window = g.entries.slice(from, to);
     g.entries.splice(from, to - from);
-    g.tally = undefined;
-    if (g.bound) for (const e of window) g.bound.drop(e);
+    const t = g.tallies;
+    if (t) {
+      t.tally = undefined;
+      for (const e of window) t.bound.drop(e);
+    }
     let last = window[0]!;
     for (const e of window) if (e.time >= last.time) last = e;
     const id = alertId(c.id, g.key, window[0]!.eventId);
@@ -546,15 +559,16 @@ export class Correlator {
     if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
       const es = g.entries;
+      const t = g.tallies;
       while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) {
         const leaving = es[g.head++]!;
-        if (g.bound) g.bound.drop(leaving);
+        if (t) t.bound.drop(leaving);
       }
-      if (g.tally) while (g.lo < g.head) g.tally.drop(es[g.lo++]!);
+      if (t?.tally) while (t.lo < g.head) t.tally.drop(es[t.lo++]!);
       if (g.head === es.length) {
         es.length = 0;
         g.head = 0;
-        g.lo = 0;
+        if (t) t.lo = 0;
       } else if (g.head >= COMPACT_AFTER && g.head * 2 >= es.length) this.compact(g);
       return;
     }
@@ -619,8 +633,7 @@ function release(g: Group): void {
   g.entries = [];
   g.head = 0;
   g.fired = undefined;
-  g.tally = undefined;
-  g.bound = undefined;
+  g.tallies = undefined;
   g.group = NO_GROUP;
   g.key = '';
 }
