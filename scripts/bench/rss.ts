@@ -70,7 +70,8 @@ async function child(options: { rulePaths: string[]; keys: number; seed: number 
   const start = Date.UTC(2026, 0, 1);
   const t0 = performance.now();
   let alerts = 0;
-  // Each event opens two groups: its source IP's (event_count) and its user's (value_count).
+  // Each event opens a group in each correlation of the refused-request rules (its source IP's event_count, its
+  // user's value_counts): more groups than `keys`, churning through the cap of live ones.
   const events = Math.ceil(options.keys / 2);
   for (let i = 0; i < events; i++) {
     // 1 ms apart: 100,000 events span 100 s, inside every burst window.

@@ -11,6 +11,13 @@ import type { CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
+const NO_GROUP: Record<string, string> = Object.freeze({});
+
+/**
+ * Stale entries (of groups evicted, expired or rescheduled) tolerated in the due queue beyond twice the live
+ * groups before it is rebuilt from the live groups: the rebuild costs O(1) amortized per entry gone stale.
+ */
+const STALE_SLACK = 1024;
 
 interface Entry extends WindowEntry {
   eventId: string;
@@ -26,7 +33,13 @@ interface Fired {
   lastTime: number;
 }
 
-interface Group {
+/** A place in the recency list: a group, or flush's cursor. */
+interface Link {
+  older: Link | undefined;
+  newer: Link | undefined;
+}
+
+interface Group extends Link {
   corr: CorrelationRule;
   key: string;
   group: Record<string, string>;
@@ -36,21 +49,30 @@ interface Group {
    */
   entries: Entry[];
   head: number;
-  fired?: Fired;
+  fired: Fired | undefined;
+  /** A condition judged at once, from TALLY_FROM live entries on (most groups never get there). */
+  tallies: Tallies | undefined;
+  /** The time it is queued to settle at (+Infinity: not queued). */
+  dueAt: number;
+  /** False once evicted or expired (its queued settle times are then skipped). */
+  live: boolean;
+}
+
+interface Tallies {
+  /** The strategy's bound over all the entries (see CorrelationStrategy.bound). */
+  bound: WindowTally;
   /**
-   * A condition judged at once, entries in event-time order: the strategy's measure of `entries[lo, length)`,
-   * the window ending at the newest entry; undefined until rebuilt after anything else touched the entries.
+   * Entries in event-time order: the strategy's measure of `entries[lo, length)`, the window ending at the
+   * newest entry; undefined until rebuilt after anything else touched the entries.
    */
   tally: WindowTally | undefined;
   lo: number;
   /** Event time where the tally's window starts (its newest entry's time minus the timespan). */
   windowFrom: number;
-  /** A condition judged at once: the strategy's bound over all the entries (see CorrelationStrategy.bound). */
-  bound: WindowTally | undefined;
-  /** The time it is queued to settle at (+Infinity: not queued). */
-  dueAt: number;
-  /** False once evicted or expired (its queued settle times are then skipped). */
-  live: boolean;
+}
+
+function isGroup(l: Link): l is Group {
+  return 'corr' in l;
 }
 
 /** Compacts `entries` once this many have left from the front, and at least half of them. */
@@ -136,6 +158,12 @@ function correlationContext(window: readonly Entry[], last: Entry): AlertContext
  */
 export class Correlator {
   private readonly groups = new Map<string, Group>();
+  /**
+   * The groups in recency order, least recently used first: eviction takes `oldest` in O(1) (a Map's
+   * `entries().next()` walks the deleted entries at its front on every call once keys churn).
+   */
+  private oldest: Link | undefined;
+  private newest: Link | undefined;
   /** Groups by the event time at which they next have something to settle (a window closing, entries expiring). */
   private readonly queue = new DueQueue<Group>();
   private readonly byId = new Map<string, CorrelationRule>();
@@ -147,6 +175,10 @@ export class Correlator {
    * running ahead must not make the audit events of the same minutes "late".
    */
   private readonly latestBySource = new Map<string, number>();
+  /** Calls of correlate/advance/flush in progress (a fired window feeds chained correlations re-entrantly). */
+  private depth = 0;
+  /** Groups evicted inside a nested call, whose state is released when the outermost call returns. */
+  private evicted: Group[] = [];
 
   constructor(correlations: CorrelationRule[], opts: CorrelatorOptions) {
     for (const c of correlations) this.byId.set(c.id, c);
@@ -174,6 +206,21 @@ export class Correlator {
   }
 
   correlate(signal: Signal): Alert[] {
+    this.depth++;
+    try {
+      return this.correlateSignal(signal);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private leave(): void {
+    if (--this.depth > 0 || this.evicted.length === 0) return;
+    for (const g of this.evicted) release(g);
+    this.evicted = [];
+  }
+
+  private correlateSignal(signal: Signal): Alert[] {
     const c = this.byId.get(signal.correlation);
     if (!c) return [];
     const out: Alert[] = [];
@@ -187,8 +234,7 @@ export class Correlator {
     if (signal.time > this.maxTime) this.maxTime = signal.time;
     let g = this.groups.get(signal.key);
     if (g) {
-      // Most recently used last: eviction and expiry walk from the front.
-      this.groups.delete(signal.key);
+      this.unlink(g);
     } else {
       g = {
         corr: c,
@@ -196,22 +242,28 @@ export class Correlator {
         group: signal.group,
         entries: [],
         head: 0,
-        tally: undefined,
-        lo: 0,
-        windowFrom: Number.NEGATIVE_INFINITY,
-        bound: undefined,
+        fired: undefined,
+        tallies: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         live: true,
+        older: undefined,
+        newer: undefined,
       };
+      this.groups.set(signal.key, g);
       correlationKeys.inc();
     }
-    this.groups.set(signal.key, g);
+    this.append(g);
     if (this.groups.size > this.opts.maxKeys) {
-      const [oldest, evicted] = this.groups.entries().next().value as [string, Group];
-      this.groups.delete(oldest);
+      const evicted = Correlator.groupFrom(this.oldest)!;
+      this.unlink(evicted);
+      this.groups.delete(evicted.key);
       evicted.live = false;
       correlationKeys.dec();
       correlationEvicted.inc({ reason: 'cap' });
+      // Its stale queue entry keeps it until popped or rebuilt away: only its state is dropped now. A group
+      // evicted by a chained signal may still be being judged further up the stack: released on the way out.
+      if (this.depth === 1 && evicted !== g) release(evicted);
+      else this.evicted.push(evicted);
     }
 
     if (g.fired && signal.time > g.fired.end) this.closeFired(g, out);
@@ -240,9 +292,44 @@ export class Correlator {
     return out;
   }
 
+  /** Makes `g` the most recently used group. */
+  private append(g: Link): void {
+    this.insertAfter(this.newest, g);
+  }
+
+  /** Links `l` right after `at` (first when `at` is undefined). */
+  private insertAfter(at: Link | undefined, l: Link): void {
+    l.older = at;
+    l.newer = at ? at.newer : this.oldest;
+    if (at) at.newer = l;
+    else this.oldest = l;
+    if (l.newer) l.newer.older = l;
+    else this.newest = l;
+  }
+
+  private unlink(l: Link): void {
+    if (l.older) l.older.newer = l.newer;
+    else this.oldest = l.newer;
+    if (l.newer) l.newer.older = l.older;
+    else this.newest = l.older;
+    l.older = undefined;
+    l.newer = undefined;
+  }
+
+  /** The group after `l` in recency order (skipping flush's cursor). */
+  private static groupFrom(l: Link | undefined): Group | undefined {
+    for (; l; l = l.newer) if (isGroup(l)) return l;
+    return undefined;
+  }
+
   /** Inserts an entry at its place in event time (after the entries of the same time). */
   private insert(g: Group, entry: Entry): number {
     const es = g.entries;
+    if (es.length === 0) {
+      // A first push would reserve room for 17: most groups never hold a second entry.
+      g.entries = [entry];
+      return 0;
+    }
     let at = es.length;
     while (at > g.head && es[at - 1]!.time > entry.time) at--;
     es.splice(at, 0, entry);
@@ -259,45 +346,47 @@ export class Correlator {
     const c = g.corr;
     const es = g.entries;
     const n = es.length;
-    if (!g.bound && n - g.head >= TALLY_FROM) {
-      g.bound = c.strategy.bound(c);
-      for (let k = g.head; k < n; k++) g.bound.add(es[k]!);
+    if (!g.tallies && n - g.head >= TALLY_FROM) {
+      const bound = c.strategy.bound(c);
+      for (let k = g.head; k < n; k++) bound.add(es[k]!);
+      g.tallies = { bound, tally: undefined, lo: 0, windowFrom: Number.NEGATIVE_INFINITY };
     }
-    if (!g.bound) {
+    const t = g.tallies;
+    if (!t) {
       this.compact(g);
       this.tryFire(g, this.insert(g, entry), out);
       return;
     }
-    g.bound.add(entry);
+    t.bound.add(entry);
     if (n > g.head && es[n - 1]!.time > entry.time) {
       const at = this.insert(g, entry);
-      const tally = g.tally;
-      if (tally && !tally.orderFree) g.tally = undefined;
-      else if (tally && entry.time >= g.windowFrom) tally.add(entry);
-      else if (tally) g.lo++;
-      if (!c.strategy.satisfied(c, g.bound.measure())) return;
+      const tally = t.tally;
+      if (tally && !tally.orderFree) t.tally = undefined;
+      else if (tally && entry.time >= t.windowFrom) tally.add(entry);
+      else if (tally) t.lo++;
+      if (!c.strategy.satisfied(c, t.bound.measure())) return;
       const head = g.head;
       this.compact(g);
       this.tryFire(g, at - head, out);
       return;
     }
     const from = entry.time - c.timespanMs;
-    let tally = g.tally;
+    let tally = t.tally;
     if (!tally) {
       tally = c.strategy.tally(c);
       let lo = g.head;
       while (lo < n && es[lo]!.time < from) lo++;
       for (let k = lo; k < n; k++) tally.add(es[k]!);
-      g.tally = tally;
-      g.lo = lo;
+      t.tally = tally;
+      t.lo = lo;
     }
-    g.windowFrom = from;
+    t.windowFrom = from;
     es.push(entry);
     tally.add(entry);
-    while (es[g.lo]!.time < from) tally.drop(es[g.lo++]!);
+    while (es[t.lo]!.time < from) tally.drop(es[t.lo++]!);
     const m = tally.measure();
     if (!c.strategy.satisfied(c, m)) return;
-    const start = c.strategy.firstStart?.(c, es, g.lo) ?? g.lo;
+    const start = c.strategy.firstStart?.(c, es, t.lo) ?? t.lo;
     // No window at all (temporal_ordered without an entry of its first rule), whatever the condition says.
     if (start === es.length) return;
     this.fire(g, start, es.length, m, out);
@@ -307,7 +396,7 @@ export class Correlator {
   private compact(g: Group): void {
     if (g.head === 0) return;
     g.entries.splice(0, g.head);
-    g.lo = Math.max(0, g.lo - g.head);
+    if (g.tallies) g.tallies.lo = Math.max(0, g.tallies.lo - g.head);
     g.head = 0;
   }
 
@@ -320,7 +409,15 @@ export class Correlator {
         : Number.POSITIVE_INFINITY;
     if (t === g.dueAt) return;
     g.dueAt = t;
-    if (t !== Number.POSITIVE_INFINITY) this.queue.push(t, g);
+    if (t === Number.POSITIVE_INFINITY) return;
+    this.queue.push(t, g);
+    if (this.queue.size > 2 * this.groups.size + STALE_SLACK) this.rebuildDue();
+  }
+
+  private rebuildDue(): void {
+    this.queue.clear();
+    for (let l = this.oldest; l; l = l.newer)
+      if (isGroup(l) && l.live && l.dueAt !== Number.POSITIVE_INFINITY) this.queue.push(l.dueAt, l);
   }
 
   /** Looks for a window holding entry `at` in which the condition holds; fires on the first found. */
@@ -340,8 +437,11 @@ export class Correlator {
     const c = g.corr;
     const window = g.entries.slice(from, to);
     g.entries.splice(from, to - from);
-    g.tally = undefined;
-    if (g.bound) for (const e of window) g.bound.drop(e);
+    const t = g.tallies;
+    if (t) {
+      t.tally = undefined;
+      for (const e of window) t.bound.drop(e);
+    }
     let last = window[0]!;
     for (const e of window) if (e.time >= last.time) last = e;
     const id = alertId(c.id, g.key, window[0]!.eventId);
@@ -424,6 +524,15 @@ export class Correlator {
     const wm = this.watermark();
     // Settling does something only strictly before the watermark (see settle), so a group due at it waits.
     if (!(this.queue.peek() < wm)) return NONE;
+    this.depth++;
+    try {
+      return this.settleDue(wm);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private settleDue(wm: number): Alert[] {
     const out: Alert[] = [];
     while (this.queue.peek() < wm) {
       const due = this.queue.peek();
@@ -434,6 +543,7 @@ export class Correlator {
       if (!g.fired && g.entries.length === g.head) {
         g.live = false;
         if (this.groups.get(g.key) === g) {
+          this.unlink(g);
           this.groups.delete(g.key);
           correlationKeys.dec();
           correlationEvicted.inc({ reason: 'expired' });
@@ -449,15 +559,16 @@ export class Correlator {
     if (c.strategy.immediate(c)) {
       // No later signal (all at or after the watermark) can share a window with these.
       const es = g.entries;
+      const t = g.tallies;
       while (g.head < es.length && es[g.head]!.time < wm - c.timespanMs) {
         const leaving = es[g.head++]!;
-        if (g.bound) g.bound.drop(leaving);
+        if (t) t.bound.drop(leaving);
       }
-      if (g.tally) while (g.lo < g.head) g.tally.drop(es[g.lo++]!);
+      if (t?.tally) while (t.lo < g.head) t.tally.drop(es[t.lo++]!);
       if (g.head === es.length) {
         es.length = 0;
         g.head = 0;
-        g.lo = 0;
+        if (t) t.lo = 0;
       } else if (g.head >= COMPACT_AFTER && g.head * 2 >= es.length) this.compact(g);
       return;
     }
@@ -475,22 +586,56 @@ export class Correlator {
   discard(): void {
     correlationKeys.dec(this.groups.size);
     for (const g of this.groups.values()) g.live = false;
-    this.groups.clear();
-    this.queue.clear();
+    this.clear();
   }
 
-  /** End of input: judge every open window. */
+  /**
+   * End of input: judge every open window, least recently used first. A window judged can feed a chained
+   * correlation, which can touch (make most recent), open or evict groups meanwhile: a cursor kept in the list
+   * right after the group being judged visits every group once more that is touched after its turn, every group
+   * opened, and none evicted before its turn.
+   */
   flush(): Alert[] {
+    this.depth++;
+    try {
+      return this.settleAll();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private settleAll(): Alert[] {
     const out: Alert[] = [];
-    for (const g of this.groups.values()) {
+    const cursor: Link = { older: undefined, newer: undefined };
+    let placed = false;
+    for (let g = Correlator.groupFrom(this.oldest); g; g = Correlator.groupFrom(cursor.newer)) {
+      if (placed) this.unlink(cursor);
+      this.insertAfter(g, cursor);
+      placed = true;
       this.settle(g, Number.POSITIVE_INFINITY, out);
       g.live = false;
     }
     correlationKeys.dec(this.groups.size);
-    this.groups.clear();
-    this.queue.clear();
+    this.clear();
     return out;
   }
+
+  private clear(): void {
+    this.groups.clear();
+    this.queue.clear();
+    this.oldest = undefined;
+    this.newest = undefined;
+  }
+}
+
+/** Drops what an evicted group holds: only its stale entry in the due queue may still point at it. */
+function release(g: Group): void {
+  g.entries = [];
+  g.head = 0;
+  g.fired = undefined;
+  g.tallies = undefined;
+  g.group = NO_GROUP;
+  g.key = '';
 }
 
 function valueFromContext(field: string, ctx: AlertContext): string | undefined {

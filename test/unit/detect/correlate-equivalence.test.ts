@@ -210,6 +210,25 @@ function randomStream(seed: number, n: number, users: number): Step[] {
   return steps;
 }
 
+/**
+ * Keys churning through a cap: a few busy users (whose groups stay live only while they are used more recently
+ * than the others) among a stream of users seen once or twice, a few hundred milliseconds apart.
+ */
+function churnStream(seed: number, n: number): Step[] {
+  const rand = prng(seed);
+  const steps: Step[] = [];
+  let now = BASE;
+  for (let i = 0; i < n; i++) {
+    now += Math.floor(rand() * 400);
+    const time = rand() < 0.9 ? now : now - Math.floor(rand() * 10_000);
+    const rule = RULE_NAMES[Math.floor(rand() * 3)]!;
+    const user = rand() < 0.6 ? `busy${Math.floor(rand() * 2)}` : `once${Math.floor(rand() * 2000)}`;
+    for (const signal of signalsOf(rule, user, time, `obj-${Math.floor(rand() * 6)}`)) steps.push({ signal });
+    if (rand() < 0.05) steps.push({ advance: now });
+  }
+  return steps;
+}
+
 describe('the correlation engine gives the reference engine’s alerts', () => {
   it('loads the test rules', () => {
     expect(errors).toEqual([]);
@@ -223,6 +242,11 @@ describe('the correlation engine gives the reference engine’s alerts', () => {
 
   it('with many users and a tight cap on live groups', () => {
     const { alerts } = compare(randomStream(11, 3000, 40), { maxKeys: 25 });
+    expect(alerts).toBeGreaterThan(0);
+  });
+
+  it.each([4, 5, 6, 8, 40])('with keys churning past a cap of %i live groups', (maxKeys) => {
+    const { alerts } = compare(churnStream(20 + maxKeys, 6000), { maxKeys });
     expect(alerts).toBeGreaterThan(0);
   });
 
