@@ -7,6 +7,7 @@ import { alertId, buildAlert } from './alert.ts';
 import type { WindowEntry, WindowTally } from './correlations/strategy.ts';
 import { DueQueue } from './due-queue.ts';
 import { compileField, firstValue } from './fields.ts';
+import { type Linked, LinkedList } from './linked-list.ts';
 import type { CorrelationRule, DetectionRule } from './ruleset.ts';
 import { MAX_EVENT_IDS } from './suppress.ts';
 
@@ -34,10 +35,7 @@ interface Fired {
 }
 
 /** A place in the recency list: a group, or flush's cursor. */
-interface Link {
-  older: Link | undefined;
-  newer: Link | undefined;
-}
+type Link = Linked<Link>;
 
 interface Group extends Link {
   corr: CorrelationRule;
@@ -158,12 +156,8 @@ function correlationContext(window: readonly Entry[], last: Entry): AlertContext
  */
 export class Correlator {
   private readonly groups = new Map<string, Group>();
-  /**
-   * The groups in recency order, least recently used first: eviction takes `oldest` in O(1) (a Map's
-   * `entries().next()` walks the deleted entries at its front on every call once keys churn).
-   */
-  private oldest: Link | undefined;
-  private newest: Link | undefined;
+  /** The groups in recency order, least recently used first: eviction takes the oldest in O(1). */
+  private readonly order = new LinkedList<Link>();
   /** Groups by the event time at which they next have something to settle (a window closing, entries expiring). */
   private readonly queue = new DueQueue<Group>();
   private readonly byId = new Map<string, CorrelationRule>();
@@ -234,7 +228,7 @@ export class Correlator {
     if (signal.time > this.maxTime) this.maxTime = signal.time;
     let g = this.groups.get(signal.key);
     if (g) {
-      this.unlink(g);
+      this.order.remove(g);
     } else {
       g = {
         corr: c,
@@ -252,10 +246,10 @@ export class Correlator {
       this.groups.set(signal.key, g);
       correlationKeys.inc();
     }
-    this.append(g);
+    this.order.append(g);
     if (this.groups.size > this.opts.maxKeys) {
-      const evicted = Correlator.groupFrom(this.oldest)!;
-      this.unlink(evicted);
+      const evicted = Correlator.groupFrom(this.order.oldest)!;
+      this.order.remove(evicted);
       this.groups.delete(evicted.key);
       evicted.live = false;
       correlationKeys.dec();
@@ -290,30 +284,6 @@ export class Correlator {
     const closed = this.advance(signal.time);
     if (closed.length > 0) out.push(...closed);
     return out;
-  }
-
-  /** Makes `g` the most recently used group. */
-  private append(g: Link): void {
-    this.insertAfter(this.newest, g);
-  }
-
-  /** Links `l` right after `at` (first when `at` is undefined). */
-  private insertAfter(at: Link | undefined, l: Link): void {
-    l.older = at;
-    l.newer = at ? at.newer : this.oldest;
-    if (at) at.newer = l;
-    else this.oldest = l;
-    if (l.newer) l.newer.older = l;
-    else this.newest = l;
-  }
-
-  private unlink(l: Link): void {
-    if (l.older) l.older.newer = l.newer;
-    else this.oldest = l.newer;
-    if (l.newer) l.newer.older = l.older;
-    else this.newest = l.older;
-    l.older = undefined;
-    l.newer = undefined;
   }
 
   /** The group after `l` in recency order (skipping flush's cursor). */
@@ -416,7 +386,7 @@ export class Correlator {
 
   private rebuildDue(): void {
     this.queue.clear();
-    for (let l = this.oldest; l; l = l.newer)
+    for (let l = this.order.oldest; l; l = l.newer)
       if (isGroup(l) && l.live && l.dueAt !== Number.POSITIVE_INFINITY) this.queue.push(l.dueAt, l);
   }
 
@@ -543,7 +513,7 @@ export class Correlator {
       if (!g.fired && g.entries.length === g.head) {
         g.live = false;
         if (this.groups.get(g.key) === g) {
-          this.unlink(g);
+          this.order.remove(g);
           this.groups.delete(g.key);
           correlationKeys.dec();
           correlationEvicted.inc({ reason: 'expired' });
@@ -608,9 +578,9 @@ export class Correlator {
     const out: Alert[] = [];
     const cursor: Link = { older: undefined, newer: undefined };
     let placed = false;
-    for (let g = Correlator.groupFrom(this.oldest); g; g = Correlator.groupFrom(cursor.newer)) {
-      if (placed) this.unlink(cursor);
-      this.insertAfter(g, cursor);
+    for (let g = Correlator.groupFrom(this.order.oldest); g; g = Correlator.groupFrom(cursor.newer)) {
+      if (placed) this.order.remove(cursor);
+      this.order.insertAfter(g, cursor);
       placed = true;
       this.settle(g, Number.POSITIVE_INFINITY, out);
       g.live = false;
@@ -623,8 +593,7 @@ export class Correlator {
   private clear(): void {
     this.groups.clear();
     this.queue.clear();
-    this.oldest = undefined;
-    this.newest = undefined;
+    this.order.clear();
   }
 }
 

@@ -2,6 +2,7 @@ import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import { DueQueue } from './due-queue.ts';
+import { LinkedList } from './linked-list.ts';
 
 const NONE = Object.freeze([]) as unknown as Alert[];
 
@@ -60,8 +61,8 @@ export class Suppressor<T = NormalizedEvent> {
   private readonly windows = new Map<string, Window<T>>();
   /** Open windows by end time; entries of windows closed early stay until popped or rebuilt away. */
   private readonly due = new DueQueue<Window<T>>();
-  private oldest: Window<T> | undefined;
-  private newest: Window<T> | undefined;
+  /** Open windows in opening order, for eviction. */
+  private readonly order = new LinkedList<Window<T>>();
   private opened = 0;
   private readonly maxKeys: number;
   private readonly idOf: (match: T) => string;
@@ -107,15 +108,13 @@ export class Suppressor<T = NormalizedEvent> {
       lastTime: o.time,
       rebuild: o.rebuild,
       live: true,
-      older: this.newest,
+      older: undefined,
       newer: undefined,
     };
-    if (this.newest) this.newest.newer = w;
-    else this.oldest = w;
-    this.newest = w;
+    this.order.append(w);
     this.windows.set(o.key, w);
     this.due.push(w.end, w);
-    if (this.windows.size > this.maxKeys) this.closeInto(this.oldest!, out);
+    if (this.windows.size > this.maxKeys) this.closeInto(this.order.oldest!, out);
     if (this.due.size > 2 * this.windows.size + STALE_SLACK) this.rebuildDue();
     return out;
   }
@@ -143,12 +142,7 @@ export class Suppressor<T = NormalizedEvent> {
   private closeInto(w: Window<T>, out: Alert[]): void {
     w.live = false;
     this.windows.delete(w.key);
-    if (w.older) w.older.newer = w.newer;
-    else this.oldest = w.newer;
-    if (w.newer) w.newer.older = w.older;
-    else this.newest = w.older;
-    w.older = undefined;
-    w.newer = undefined;
+    this.order.remove(w);
     if (w.count <= 1) return;
     const alert = w.rebuild(w.last);
     alert.klaxon.alert_id = w.first.klaxon.alert_id;
@@ -160,6 +154,6 @@ export class Suppressor<T = NormalizedEvent> {
 
   private rebuildDue(): void {
     this.due.clear();
-    for (let w = this.oldest; w; w = w.newer) this.due.push(w.end, w);
+    for (let w = this.order.oldest; w; w = w.newer) this.due.push(w.end, w);
   }
 }

@@ -3,6 +3,7 @@ import type { Alert } from '../../schema/alert.ts';
 import type { FirstSeenChange, FirstSeenRecord } from '../../schema/first-seen.ts';
 import type { Signal } from '../../schema/signal.ts';
 import { alertId, buildAlert } from '../alert.ts';
+import { LinkedList } from '../linked-list.ts';
 import type { FirstSeenRule } from '../ruleset.ts';
 import { displayValue, firstSeenMessage } from './message.ts';
 
@@ -31,13 +32,8 @@ interface RuleKeys {
   latest: number;
   /** By key; only looked up, never iterated (order is the recency list's). */
   keys: Map<string, KeyState>;
-  /**
-   * Ends of the recency list linked through the keys: O(1) to touch, evict and expire. Not a Map's order kept
-   * by delete + set: V8 walks the deleted entries at a Map's front at every iteration start, so eviction and
-   * expiry from its front would cost O(keys churned) per signal.
-   */
-  oldest: KeyState | undefined;
-  newest: KeyState | undefined;
+  /** The keys least recently seen first (event time): O(1) to touch, evict and expire. */
+  order: LinkedList<KeyState>;
   /** How far `last` may run ahead of what the store holds before the record is written again. */
   saveEvery: number;
 }
@@ -79,8 +75,7 @@ export class FirstSeenState {
         since: Number.POSITIVE_INFINITY,
         latest: Number.NEGATIVE_INFINITY,
         keys: new Map(),
-        oldest: undefined,
-        newest: undefined,
+        order: new LinkedList(),
         saveEvery: Math.max(60_000, Math.floor(rule.timespanMs / SAVE_GRANULARITY)),
       });
     }
@@ -130,8 +125,8 @@ export class FirstSeenState {
     if (t > ks.last) {
       ks.last = t;
       // Most recently seen last: expiry and eviction take from the other end.
-      unlink(rk, ks);
-      link(rk, ks);
+      rk.order.remove(ks);
+      rk.order.append(ks);
     }
     if (t < ks.first) ks.first = t;
     const seen = ks.values.get(value);
@@ -201,11 +196,11 @@ export class FirstSeenState {
 
   private add(rk: RuleKeys, ks: KeyState): void {
     rk.keys.set(ks.key, ks);
-    link(rk, ks);
+    rk.order.append(ks);
     this.live++;
     firstSeenKeys.inc();
     this.dirty.set(ks.key, rk);
-    if (rk.keys.size > rk.rule.maxKeys && rk.oldest) this.forget(rk, rk.oldest.key, 'cap');
+    if (rk.keys.size > rk.rule.maxKeys && rk.order.oldest) this.forget(rk, rk.order.oldest.key, 'cap');
   }
 
   private forget(rk: RuleKeys, key: string, reason: 'expired' | 'cap'): void {
@@ -221,13 +216,13 @@ export class FirstSeenState {
     const ks = rk.keys.get(key);
     if (!ks) return;
     rk.keys.delete(key);
-    unlink(rk, ks);
+    rk.order.remove(ks);
   }
 
   /** Keys whose last value is older than the timespan before the rule's latest observation. */
   private expire(rk: RuleKeys): void {
     const horizon = rk.latest - rk.rule.timespanMs;
-    while (rk.oldest && rk.oldest.last < horizon) this.forget(rk, rk.oldest.key, 'expired');
+    while (rk.order.oldest && rk.order.oldest.last < horizon) this.forget(rk, rk.order.oldest.key, 'expired');
   }
 
   /** Forgets everything without saving (the engine is being replaced: the store keeps what was saved). */
@@ -236,8 +231,7 @@ export class FirstSeenState {
     this.live = 0;
     for (const rk of this.rules.values()) {
       rk.keys.clear();
-      rk.oldest = undefined;
-      rk.newest = undefined;
+      rk.order.clear();
     }
     this.dirty.clear();
   }
@@ -259,7 +253,8 @@ export class FirstSeenState {
   snapshot(): FirstSeenChange[] {
     const out: FirstSeenChange[] = [];
     for (const rk of this.rules.values())
-      for (let ks = rk.oldest; ks; ks = ks.newer) out.push({ key: ks.key, record: this.recordOf(rk, ks) });
+      for (let ks = rk.order.oldest; ks; ks = ks.newer)
+        out.push({ key: ks.key, record: this.recordOf(rk, ks) });
     return out;
   }
 
@@ -312,22 +307,6 @@ export class FirstSeenState {
       if (!live) this.dirty.delete(key);
     }
   }
-}
-
-/** Appends a key at the newest end of its rule's recency list. */
-function link(rk: RuleKeys, ks: KeyState): void {
-  ks.older = rk.newest;
-  ks.newer = undefined;
-  if (rk.newest) rk.newest.newer = ks;
-  else rk.oldest = ks;
-  rk.newest = ks;
-}
-
-function unlink(rk: RuleKeys, ks: KeyState): void {
-  if (ks.older) ks.older.newer = ks.newer;
-  else rk.oldest = ks.newer;
-  if (ks.newer) ks.newer.older = ks.older;
-  else rk.newest = ks.older;
 }
 
 function lastOf(record: FirstSeenRecord): number {
