@@ -1,25 +1,3 @@
-/**
- * Correlation groups under churn (issue 18): the cost of one signal that opens a group while 100,000 groups are
- * live, per CPU-second in interleaved rounds (medians), as µs per signal, and the heap one live group costs.
- *
- * - `corr_cap_us_per_signal`: every signal a new key at the cap (`maxKeys` 100,000), so every signal evicts the
- *   least recently used group; no window closes (all signals at one event time).
- * - `corr_small_cap_us_per_signal` (baseline): the same with a cap of 1,000 groups: what a signal costs when the
- *   live groups are few. Equal to the figure above when eviction costs the same whatever the number of groups.
- * - `corr_expiry_us_per_signal`: every signal a new key, event time moving so that about 100,000 groups are live
- *   and one expires per signal (the watermark follows each signal, as in `Correlator.correlate`).
- * - `corr_bytes_per_group`: heap per live group after the cap workload filled 100,000 groups of one entry each
- *   (with `--expose-gc`; each signal's small context is its own).
- *
- * One signal in ten repeats the key before it (the group becomes the most recently used). The correlation is the
- * catalogue's first `event_count` judged at once. With `--against REV` the same workloads also run through
- * `src/detect/correlate.ts` as it was at git revision REV, in the same rounds: the before/after of a change.
- *
- *   node --expose-gc scripts/bench/correlate.ts [--quick] [--against REV]
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Correlator, type CorrelatorOptions } from '../../src/detect/correlate.ts';
@@ -27,6 +5,7 @@ import { loadRules } from '../../src/detect/index.ts';
 import type { CorrelationRule } from '../../src/detect/ruleset.ts';
 import type { Alert } from '../../src/schema/alert.ts';
 import type { Signal } from '../../src/schema/signal.ts';
+import { importAt } from './at-revision.ts';
 import { interleavedRounds, spread } from './stats.ts';
 
 const LIVE = 100_000;
@@ -88,18 +67,9 @@ function churn(Impl: GroupsClass, c: CorrelationRule, opts: { maxKeys: number; s
   };
 }
 
-/** `src/detect/correlate.ts` at git revision `rev`, its relative imports pointed at this checkout. */
+/** `src/detect/correlate.ts` at git revision `rev`. */
 async function correlatorAt(rev: string): Promise<GroupsClass> {
-  const source = execFileSync('git', ['show', `${rev}:src/detect/correlate.ts`], { encoding: 'utf8' });
-  const here = path.resolve(import.meta.dirname, '../../src/detect');
-  const rewritten = source.replace(
-    /from '(\.{1,2}\/[^']+)'/g,
-    (_, rel: string) => `from '${path.join(here, rel)}'`,
-  );
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'klaxon-correlate-')), `correlate-${rev}.ts`);
-  writeFileSync(file, rewritten);
-  const mod = (await import(file)) as { Correlator: GroupsClass };
-  return mod.Correlator;
+  return (await importAt<{ Correlator: GroupsClass }>(rev, 'src/detect/correlate.ts')).Correlator;
 }
 
 /** Heap per live group: a correlator filled with LIVE one-entry groups, after full GCs. */

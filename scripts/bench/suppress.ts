@@ -1,27 +1,8 @@
-/**
- * Suppression windows under churn (issue 18): the cost of one match that opens a window while 100,000 windows
- * are live, per CPU-second in interleaved rounds (medians), as µs per open.
- *
- * - `suppress_cap_us_per_open`: every match is a new key at the cap (`maxKeys` 100,000), so every open evicts
- *   the oldest-opened window; windows are long and never expire.
- * - `suppress_expiry_us_per_open`: every match is a new key one millisecond after the last, each window lasts
- *   100 s, and the watermark follows each match (as `Detector.process` advances it): about 100,000 windows are
- *   live and one falls due per match.
- *
- * One match in ten folds into a live window, so closes build revision-1 alerts as in a flood. With
- * `--against REV` the same workloads also run through `src/detect/suppress.ts` as it was at git revision REV,
- * in the same rounds: the before/after of a change to the suppressor.
- *
- *   node scripts/bench/suppress.ts [--quick] [--against REV]
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Opening } from '../../src/detect/suppress.ts';
 import { Suppressor } from '../../src/detect/suppress.ts';
 import type { Alert } from '../../src/schema/alert.ts';
+import { importAt } from './at-revision.ts';
 import { interleavedRounds, spread } from './stats.ts';
 
 const LIVE = 100_000;
@@ -82,18 +63,9 @@ function churn(Impl: WindowsClass, opts: { maxKeys: number; windowMs: number; ex
   };
 }
 
-/** `src/detect/suppress.ts` at git revision `rev`, its relative imports pointed at this checkout. */
+/** `src/detect/suppress.ts` at git revision `rev`. */
 async function suppressorAt(rev: string): Promise<WindowsClass> {
-  const source = execFileSync('git', ['show', `${rev}:src/detect/suppress.ts`], { encoding: 'utf8' });
-  const here = path.resolve(import.meta.dirname, '../../src/detect');
-  const rewritten = source.replace(
-    /from '(\.{1,2}\/[^']+)'/g,
-    (_, rel: string) => `from '${path.join(here, rel)}'`,
-  );
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'klaxon-suppress-')), `suppress-${rev}.ts`);
-  writeFileSync(file, rewritten);
-  const mod = (await import(file)) as { Suppressor: WindowsClass };
-  return mod.Suppressor;
+  return (await importAt<{ Suppressor: WindowsClass }>(rev, 'src/detect/suppress.ts')).Suppressor;
 }
 
 export interface SuppressFigures {

@@ -5,7 +5,7 @@ import { FirstSeenState, mergeRecords } from '../../../src/detect/first-seen/sta
 import type { FirstSeenRule } from '../../../src/detect/ruleset.ts';
 import type { FirstSeenChange, FirstSeenRecord } from '../../../src/schema/first-seen.ts';
 import type { Signal } from '../../../src/schema/signal.ts';
-import { BASE, rulesFrom } from './helpers.ts';
+import { BASE, rulesFrom, SA_REQUEST_RULE } from './helpers.ts';
 
 /**
  * The first-seen state against a plain model of what it must do: keys and values kept in arrays in the
@@ -15,16 +15,6 @@ import { BASE, rulesFrom } from './helpers.ts';
  */
 
 const HOUR = 3_600_000;
-
-const baseRule = `title: Service account request
-name: sa-request
-id: 0e000000-0000-4000-8000-000000000001
-logsource: {product: kubernetes, service: audit}
-detection:
-  sel: {user.username|startswith: 'system:serviceaccount:'}
-  condition: sel
-level: informational
-`;
 
 function firstSeenDoc(n: number, timespan: string, caps: string): string {
   return `title: New client ${n}
@@ -43,7 +33,7 @@ first_seen:
 }
 
 const { ruleset, errors } = rulesFrom(
-  baseRule,
+  SA_REQUEST_RULE,
   firstSeenDoc(0, '10d', 'max-keys: 3\n  max-values: 3'),
   firstSeenDoc(1, '10d', 'max-keys: 2\n  max-values: 2'),
   // A longer recency list: keys evicted and expired from the middle of it as well as its ends.

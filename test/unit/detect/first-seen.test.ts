@@ -5,20 +5,11 @@ import { FirstSeenState, mergeRecords } from '../../../src/detect/first-seen/sta
 import type { FirstSeenRule } from '../../../src/detect/ruleset.ts';
 import { registry } from '../../../src/metrics.ts';
 import type { Signal } from '../../../src/schema/signal.ts';
-import { audit, BASE, rulesFrom } from './helpers.ts';
+import { audit, BASE, rulesFrom, SA_REQUEST_RULE } from './helpers.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-const baseRule = `title: Service account request
-name: sa-request
-id: 0e000000-0000-4000-8000-000000000001
-logsource: {product: kubernetes, service: audit}
-detection:
-  sel: {user.username|startswith: 'system:serviceaccount:'}
-  condition: sel
-level: informational
-`;
 const secretRead = `title: Secret read
 name: secret-read
 id: 0e000000-0000-4000-8000-000000000002
@@ -50,7 +41,7 @@ timespan: 30d
 learning: 3d`;
 
 function load(section = CLIENT, ...more: string[]) {
-  const { ruleset, errors } = rulesFrom(baseRule, secretRead, firstSeen(section), ...more);
+  const { ruleset, errors } = rulesFrom(SA_REQUEST_RULE, secretRead, firstSeen(section), ...more);
   expect(errors).toEqual([]);
   return ruleset;
 }
@@ -147,7 +138,7 @@ describe('first_seen documents', () => {
     [CLIENT.replace('[sa-request]', '[no-such-rule]'), 'unknown detection rule(s): no-such-rule'],
     [`${CLIENT}\nalert-on: [new-client]`, 'unknown detection rule(s): new-client'],
   ])('refuses %j with the reason and its line', (section, reason) => {
-    const { ruleset, errors } = rulesFrom(baseRule, secretRead, firstSeen(section));
+    const { ruleset, errors } = rulesFrom(SA_REQUEST_RULE, secretRead, firstSeen(section));
     expect(ruleset.firstSeen).toEqual([]);
     expect(errors).toHaveLength(1);
     expect(errors[0]!.reason).toContain(reason);
@@ -155,7 +146,10 @@ describe('first_seen documents', () => {
   });
 
   it('keeps names unique with the other kinds', () => {
-    const { errors } = rulesFrom(baseRule, firstSeen(CLIENT).replace('name: new-client', 'name: sa-request'));
+    const { errors } = rulesFrom(
+      SA_REQUEST_RULE,
+      firstSeen(CLIENT).replace('name: new-client', 'name: sa-request'),
+    );
     expect(errors.map((e) => e.reason)).toEqual([
       expect.stringContaining('duplicate rule name "sa-request"'),
     ]);

@@ -119,3 +119,14 @@ export function detector(texts: string[], options: DetectorOptions = {}): Detect
   if (errors.length > 0) throw new Error(errors.map((e) => `${e.where}: ${e.reason}`).join('\n'));
   return new Detector(ruleset, { now: () => new Date(BASE), ...options });
 }
+
+/** A detection rule matching every service-account request: what the first-seen tests' rules learn from. */
+export const SA_REQUEST_RULE = `title: Service account request
+name: sa-request
+id: 0e000000-0000-4000-8000-000000000001
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {user.username|startswith: 'system:serviceaccount:'}
+  condition: sel
+level: informational
+`;
