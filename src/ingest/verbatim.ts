@@ -71,7 +71,11 @@ export function verbatimAuditMessage(
   // `rest` has no `kubernetes` key, so the one added here is the message's only one.
   const head = JSON.stringify(rest);
   const prefix = `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"kubernetes":{"audit":`;
-  return { ...messageEnvelope(event), value: Buffer.concat([Buffer.from(prefix), text, CLOSE]) };
+  const prefixBytes = Buffer.byteLength(prefix);
+  const value = Buffer.allocUnsafe(prefixBytes + text.length + 2);
+  value.write(prefix, 0, 'utf8');
+  text.copy(value, prefixBytes);
+  value[value.length - 2] = 0x7d;
+  value[value.length - 1] = 0x7d;
+  return { ...messageEnvelope(event), value };
 }
-
-const CLOSE = Buffer.from('}}');
