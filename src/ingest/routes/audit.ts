@@ -68,7 +68,10 @@ export function auditRoutes(opts: AuditRouteOptions) {
         if ('error' in split) return badBody(reply, 'audit', 'schema', split.error);
         const { items } = split;
         if (items.length > maxItems) return tooMany(reply, 'audit', String(items.length), maxItems);
-        const spans = scanned !== undefined && scanned.starts.length === items.length ? scanned : undefined;
+        // A single Event body is its own item: spans the scan found (of an `items` field inside it) are not items.
+        const single = items.length === 1 && items[0] === parsed;
+        const spans =
+          !single && scanned !== undefined && scanned.starts.length === items.length ? scanned : undefined;
         // Invalid UTF-8 decodes to U+FFFD: the bytes would not say what was checked.
         const texts = spans !== undefined && isUtf8(body) ? spans : undefined;
         const sourceItems: SourceItem[] = items.map((raw, index) => {

@@ -102,3 +102,14 @@ describe('publishing an unchanged audit event as its own bytes', () => {
     );
   });
 });
+
+describe('spans of a single Event body', () => {
+  it('are never taken from an items field inside the event', async () => {
+    const item = auditEvent({ items: [{ a: 1 }], requestURI: '/api/v1/namespaces/default/pods' });
+    const text = JSON.stringify(item, null, 1);
+    const { values } = await post(text);
+    expect(values).toHaveLength(1);
+    expect(values[0]!.includes(`"audit":${JSON.stringify({ a: 1 }, null, 1)}}`)).toBe(false);
+    expect(JSON.parse(values[0]!.toString('utf8'))).toEqual(serialized(item));
+  });
+});
