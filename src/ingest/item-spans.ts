@@ -72,8 +72,8 @@ export function itemSpans(
 
   let found: ItemSpans | undefined;
   let spans: ItemSpans = { starts: [], ends: [], members: [] };
-  /** Colons outside strings so far, and at the start of the current item. */
-  let colons = 0;
+  /** Colons outside strings so far (`counter.colons`), and at the start of the current item. */
+  const counter = { colons: 0 };
   let itemColons = 0;
   /** Nesting depth inside the array being measured; -1 while there is none. */
   let target = rootIsObject ? -1 : 1;
@@ -83,11 +83,19 @@ export function itemSpans(
   let expectKey = false;
   let itemsKey = false;
   for (; i < n; i++) {
+    if (depth > (target > 0 ? target : 1)) {
+      // Inside an item (or a top-level value other than the items): only nesting, strings and members matter
+      // until the bracket that closes it, so a tighter loop skips the rest.
+      i = skipNested(b, i, depth, counter);
+      depth = target > 0 ? target : 1;
+      lastEnd = i + 1;
+      continue;
+    }
     const c = b[i]!;
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
     if (depth === target && itemStart < 0 && c !== COMMA && c !== CLOSE_ARRAY) {
       itemStart = i;
-      itemColons = colons;
+      itemColons = counter.colons;
     }
     if (c === QUOTE) {
       const start = i + 1;
@@ -114,7 +122,7 @@ export function itemSpans(
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === target) {
-        if (itemStart >= 0) endItem(spans, itemStart, lastEnd, colons - itemColons);
+        if (itemStart >= 0) endItem(spans, itemStart, lastEnd, counter.colons - itemColons);
         if (spans.starts.length > maxItems) return TOO_MANY;
         found = spans;
         target = -1;
@@ -124,7 +132,7 @@ export function itemSpans(
       lastEnd = i + 1;
     } else if (c === COMMA) {
       if (depth === target) {
-        endItem(spans, itemStart, lastEnd, colons - itemColons);
+        endItem(spans, itemStart, lastEnd, counter.colons - itemColons);
         if (spans.starts.length > maxItems) return TOO_MANY;
         itemStart = -1;
       }
@@ -133,12 +141,38 @@ export function itemSpans(
         itemsKey = false;
       }
     } else if (c === COLON) {
-      colons++;
+      counter.colons++;
     } else {
       lastEnd = i + 1;
     }
   }
   return found;
+}
+
+/**
+ * From `start`, inside a value opened at nesting `depth`, to the bracket that brings the nesting back to
+ * `depth - 1` of the value's container: returns that bracket's index and adds the colons met on the way.
+ */
+function skipNested(b: Uint8Array, start: number, depth: number, counter: { colons: number }): number {
+  const n = b.length;
+  const floor = depth - 1;
+  let level = depth;
+  let colons = 0;
+  let i = start;
+  for (; i < n; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) {
+      for (i++; i < n; i++) {
+        const d = b[i];
+        if (d === QUOTE) break;
+        if (d === BACKSLASH) i++;
+      }
+    } else if (c === COLON) colons++;
+    else if (c === OPEN_OBJECT || c === OPEN_ARRAY) level++;
+    else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --level === floor) break;
+  }
+  counter.colons += colons;
+  return i;
 }
 
 function endItem(spans: ItemSpans, start: number, end: number, members: number): void {

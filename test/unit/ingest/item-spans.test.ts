@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { itemSizes, itemSpans } from '../../../src/ingest/item-spans.ts';
 
+const otherKey = fc.string().filter((k) => k !== 'items');
 const sizesOf = (items: unknown[]) => items.map((i) => Buffer.byteLength(JSON.stringify(i)));
 
 describe('itemSizes', () => {
@@ -26,6 +27,20 @@ describe('itemSizes', () => {
       fc.property(fc.array(fc.jsonValue()), (items) => {
         expect(itemSizes(Buffer.from(JSON.stringify(items)))).toEqual(sizesOf(items));
       }),
+    );
+  });
+
+  it('agrees with JSON.stringify on EventLists with arbitrary other fields around the items', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue()),
+        fc.dictionary(otherKey, fc.jsonValue()),
+        fc.dictionary(otherKey, fc.jsonValue()),
+        (items, before, after) => {
+          const text = `{${JSON.stringify(before).slice(1, -1)}${Object.keys(before).length > 0 ? ',' : ''}"items":${JSON.stringify(items)}${Object.keys(after).length > 0 ? ',' : ''}${JSON.stringify(after).slice(1, -1)}}`;
+          expect(itemSizes(Buffer.from(text))).toEqual(sizesOf(items));
+        },
+      ),
     );
   });
 
