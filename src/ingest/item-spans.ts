@@ -5,8 +5,8 @@
  * event's object members (a `:` outside strings), which says whether JSON.parse dropped
  * a duplicate key of the event (see verbatim.ts).
  *
- * Only bodies JSON.parse already accepted are scanned, so the scanner trusts the
- * structure; callers check the count against the parsed items and fall back otherwise.
+ * The scanner trusts the structure: callers use its spans only for a body JSON.parse
+ * accepted, check the count against the parsed items and fall back otherwise.
  */
 
 const QUOTE = 0x22;
