@@ -53,10 +53,14 @@ export class BusPublisher implements EventPublisher {
  * stay in order on one partition (sequence correlations depend on it), serialized once.
  */
 export function eventMessage(event: NormalizedEvent): BusMessage {
+  return { ...messageEnvelope(event), value: JSON.stringify(event) };
+}
+
+/** The key and headers of an event's bus message. */
+export function messageEnvelope(event: NormalizedEvent): Omit<BusMessage, 'value'> {
   const actor = event.user?.name ?? event.host?.hostname ?? '';
   return {
     key: `${event.orchestrator.cluster.name}/${actor}`,
-    value: JSON.stringify(event),
     headers: { 'klaxon-dataset': event.event.dataset },
   };
 }

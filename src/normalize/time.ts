@@ -31,6 +31,18 @@ export function nanosOrTime(value: unknown): string | undefined {
 /** Default of `NormalizeContext.maxAheadMs`: NTP-synchronised clocks are within seconds of each other. */
 export const DEFAULT_MAX_AHEAD_MS = 60_000;
 
+/** The last receive time parsed: every event of a batch has the same one. */
+let lastReceived = '';
+let lastReceivedMs = Number.NaN;
+
+function receivedMs(receivedAt: string): number {
+  if (receivedAt !== lastReceived) {
+    lastReceivedMs = Date.parse(receivedAt);
+    lastReceived = receivedAt;
+  }
+  return lastReceivedMs;
+}
+
 /**
  * The time Klaxon files an event under: its own time, unless that is more than `maxAheadMs` ahead of when
  * Klaxon received it; then the receive time, with the event's claim returned beside it.
@@ -41,7 +53,7 @@ export function boundedTimestamp(
   maxAheadMs: number = DEFAULT_MAX_AHEAD_MS,
 ): { timestamp: string; claimed?: string } {
   if (receivedAt === undefined) return { timestamp: own };
-  const received = Date.parse(receivedAt);
+  const received = receivedMs(receivedAt);
   if (!(Date.parse(own) > received + maxAheadMs)) return { timestamp: own };
   return { timestamp: new Date(received).toISOString(), claimed: own };
 }

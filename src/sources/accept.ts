@@ -2,14 +2,17 @@ import type { BusMessage } from '../bus/index.ts';
 import type { Dataset } from '../datasets/index.ts';
 import { type EventPublisher, eventMessage, RetryLaterError } from '../ingest/publisher.ts';
 import { Rejections, type RejectReason } from '../ingest/rejections.ts';
+import { type ItemText, verbatimAuditMessage } from '../ingest/verbatim.ts';
 import { ingestEvents, ingestRejected } from '../metrics.ts';
 
 /**
  * One item a source read: a raw event (with its size in bytes where the source knows it; Infinity for an item
- * nested too deeply to measure), or why it could not be read at all.
+ * nested too deeply to measure; and its own JSON text where the source has it, which may be published in place
+ * of a re-serialization when normalization kept the item unchanged: verbatim.ts), or why it could not be read
+ * at all.
  */
 export type SourceItem =
-  | { index: number; raw: unknown; bytes?: number }
+  | { index: number; raw: unknown; bytes?: number; text?: ItemText }
   | { index: number; error: string; reason: RejectReason };
 
 /** A batch of one dataset, from one cluster, as a source read it. */
@@ -91,7 +94,7 @@ export class Acceptor {
         );
         continue;
       }
-      const outcome = toMessage(dataset, item.raw, ctx);
+      const outcome = toMessage(dataset, item.raw, item.text, ctx);
       if ('message' in outcome) messages.push(outcome.message);
       else rejected.add(item.index, 'schema', outcome.reason);
     }
@@ -118,11 +121,14 @@ export class Acceptor {
 function toMessage(
   dataset: Dataset,
   raw: unknown,
+  text: ItemText | undefined,
   ctx: { cluster: string; receivedAt: string; maxAheadMs: number },
 ): { message: BusMessage } | { reason: string } {
   try {
     const result = dataset.normalize(raw, ctx);
-    return result.ok ? { message: eventMessage(result.event) } : { reason: result.reason };
+    if (!result.ok) return { reason: result.reason };
+    const verbatim = text && verbatimAuditMessage(result.event, raw, text);
+    return { message: verbatim ?? eventMessage(result.event) };
   } catch (err) {
     return { reason: `cannot be processed: ${(err as Error).message}` };
   }

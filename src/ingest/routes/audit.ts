@@ -1,10 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { auditDataset } from '../../datasets/audit.ts';
 import { ingestRequestBytes } from '../../metrics.ts';
 import { AuditEvent, AuditEventList, splitAuditBody } from '../../schema/audit.ts';
 import { type Acceptor, type SourceItem, serializedSize } from '../../sources/accept.ts';
-import { itemSizes, TOO_MANY } from '../item-spans.ts';
+import { itemSpans, TOO_MANY } from '../item-spans.ts';
 import { BATCH_ERRORS, BatchAnswer, GUARDED_ROUTE_ERRORS, type RouteDoc } from '../route-doc.ts';
 import { acceptAndAnswer, badBody, tooMany } from './answer.ts';
 
@@ -52,9 +53,10 @@ export function auditRoutes(opts: AuditRouteOptions) {
         const body = request.body as Buffer;
         ingestRequestBytes.observe({ endpoint: 'audit' }, body.length);
         const { eventLimit, maxItems } = opts;
-        // No single event can be over the limit when the whole body is not. The scan also stops a body of
-        // millions of tiny items before JSON.parse turns it into millions of objects.
-        const scanned = body.length > eventLimit ? itemSizes(body, maxItems) : undefined;
+        // One pass over the bytes finds each event's span: its size for the per-event limit, and its own text,
+        // which is published as it came when normalization keeps the event unchanged (verbatim.ts). The scan
+        // also stops a body of millions of tiny items before JSON.parse turns it into millions of objects.
+        const scanned = itemSpans(body, maxItems);
         if (scanned === TOO_MANY) return tooMany(reply, 'audit', `more than ${maxItems}`, maxItems);
         let parsed: unknown;
         try {
@@ -66,12 +68,24 @@ export function auditRoutes(opts: AuditRouteOptions) {
         if ('error' in split) return badBody(reply, 'audit', 'schema', split.error);
         const { items } = split;
         if (items.length > maxItems) return tooMany(reply, 'audit', String(items.length), maxItems);
-        const sizes = Array.isArray(scanned) && scanned.length === items.length ? scanned : undefined;
-        const sourceItems: SourceItem[] = items.map((raw, index) =>
-          body.length > eventLimit
-            ? { index, raw, bytes: sizes ? sizes[index]! : serializedSize(raw) }
-            : { index, raw },
-        );
+        // A single Event body is its own item: spans the scan found (of an `items` field inside it) are not items.
+        const single = items.length === 1 && items[0] === parsed;
+        const spans =
+          !single && scanned !== undefined && scanned.starts.length === items.length ? scanned : undefined;
+        // Invalid UTF-8 decodes to U+FFFD: the bytes would not say what was checked.
+        const texts = spans !== undefined && isUtf8(body) ? spans : undefined;
+        const sourceItems: SourceItem[] = items.map((raw, index) => {
+          const item: SourceItem & { raw: unknown } = { index, raw };
+          // No single event can be over the limit when the whole body is not.
+          if (body.length > eventLimit)
+            item.bytes = spans ? spans.ends[index]! - spans.starts[index]! : serializedSize(raw);
+          if (texts)
+            item.text = {
+              text: body.subarray(texts.starts[index], texts.ends[index]),
+              members: texts.members[index]!,
+            };
+          return item;
+        });
         return acceptAndAnswer(
           opts.acceptor,
           {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { itemSizes } from '../../../src/ingest/item-spans.ts';
+import { itemSizes, itemSpans } from '../../../src/ingest/item-spans.ts';
 
+const otherKey = fc.string().filter((k) => k !== 'items');
 const sizesOf = (items: unknown[]) => items.map((i) => Buffer.byteLength(JSON.stringify(i)));
 
 describe('itemSizes', () => {
@@ -27,5 +28,39 @@ describe('itemSizes', () => {
         expect(itemSizes(Buffer.from(JSON.stringify(items)))).toEqual(sizesOf(items));
       }),
     );
+  });
+
+  it('agrees with JSON.stringify on EventLists with arbitrary other fields around the items', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue()),
+        fc.dictionary(otherKey, fc.jsonValue()),
+        fc.dictionary(otherKey, fc.jsonValue()),
+        (items, before, after) => {
+          const text = `{${JSON.stringify(before).slice(1, -1)}${Object.keys(before).length > 0 ? ',' : ''}"items":${JSON.stringify(items)}${Object.keys(after).length > 0 ? ',' : ''}${JSON.stringify(after).slice(1, -1)}}`;
+          expect(itemSizes(Buffer.from(text))).toEqual(sizesOf(items));
+        },
+      ),
+    );
+  });
+
+  it('counts the object members of each item, duplicates included', () => {
+    const members = (v: unknown): number =>
+      v === null || typeof v !== 'object'
+        ? 0
+        : Array.isArray(v)
+          ? v.reduce((n: number, x) => n + members(x), 0)
+          : Object.values(v).reduce((n: number, x) => n + 1 + members(x), 0);
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue()), (items) => {
+        const spans = itemSpans(Buffer.from(JSON.stringify(items)));
+        expect(spans === undefined || typeof spans === 'symbol' ? undefined : spans.members).toEqual(
+          items.map(members),
+        );
+      }),
+    );
+    const text = '{"items":[{"a":1,"a":{"b":":"}},{"c":[{"d":2}]}]}';
+    const spans = itemSpans(Buffer.from(text));
+    expect(typeof spans === 'object' ? spans.members : spans).toEqual([3, 2]);
   });
 });
