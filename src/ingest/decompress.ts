@@ -167,23 +167,10 @@ function hasBody(request: FastifyRequest): boolean {
  * Adds the decoding to every route of `app` (a root-level `preParsing` hook, so routes registered in any
  * plugin get it). Runs after the guards' `onRequest` hooks: nothing is inflated for a sender without a
  * credential.
- *
- * A body announced over the limit is refused before Fastify starts reading it, the rest of it read and dropped
- * while the answer goes out (the error handler keeps the connection: see there).
  */
 export function decompressBodies(app: FastifyInstance): void {
   app.addHook('preParsing', async (request, _reply, payload) => {
     if (!hasBody(request)) return payload;
-    const declared = Number(request.headers['content-length']);
-    if (declared > request.routeOptions.bodyLimit) {
-      payload.resume();
-      throw new BodyDecodeError(
-        'payload_too_large',
-        'too_large',
-        413,
-        `request body of ${declared} bytes exceeds the limit of ${request.routeOptions.bodyLimit} bytes`,
-      );
-    }
     const encodings = parseContentEncoding(request.headers['content-encoding']);
     if (encodings.length === 0) return payload;
     const [encoding] = encodings;
