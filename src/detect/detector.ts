@@ -35,6 +35,13 @@ export interface RuleMatch {
   event: NormalizedEvent;
 }
 
+/**
+ * What a suppression window keeps of its latest match, from an event or from a suppression signal: the event's
+ * id and alert context, not the event (a window open for minutes would otherwise hold a whole audit event,
+ * request and response bodies included).
+ */
+type Suppressed = Pick<Signal, 'event_id' | 'context'>;
+
 // Shared and frozen: most events match nothing, and nothing may be added to these.
 const NO_MATCHES = Object.freeze([]) as unknown as RuleMatch[];
 const NO_ALERTS = Object.freeze([]) as unknown as Alert[];
@@ -51,9 +58,9 @@ interface DatasetRules {
  * can therefore never move another cluster's clock, close or fill its windows, or evict its state.
  */
 class ClusterState {
-  readonly suppressor: Suppressor;
+  readonly suppressor: Suppressor<Suppressed>;
   /** The same windows fed by suppression signals (the distributed detector's correlate stage). */
-  readonly signalWindows: Suppressor<Signal>;
+  readonly signalWindows: Suppressor<Suppressed>;
   readonly correlator: Correlator;
   readonly firstSeen: FirstSeenState;
   /** Request (`Dataset.onceKey`) → rules already matched: one alert per rule per request, across stages and retries. */
@@ -65,8 +72,8 @@ class ClusterState {
     cluster: string,
     opts: { latenessMs: number; maxKeys: number; now: () => Date; learnOnly: boolean },
   ) {
-    this.suppressor = new Suppressor<NormalizedEvent>(opts.maxKeys, (e) => e.event.id);
-    this.signalWindows = new Suppressor<Signal>(opts.maxKeys, (s) => s.event_id);
+    this.suppressor = new Suppressor<Suppressed>(opts.maxKeys, (e) => e.event_id);
+    this.signalWindows = new Suppressor<Suppressed>(opts.maxKeys, (s) => s.event_id);
     this.seenRequests = new Generations(opts.maxKeys);
     this.correlator = new Correlator(ruleset.correlations, opts);
     this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
@@ -254,7 +261,7 @@ export class Detector {
     const time = this.timeOf(event);
     const key = suppressionKey(rule, event);
     const { suppressor } = this.stateOf(event.orchestrator.cluster.name);
-    return this.window(suppressor, rule, key, time, event, event.event.id, contextOf);
+    return this.window(suppressor, rule, key, time, { event_id: event.event.id, context: contextOf(event) });
   }
 
   /**
@@ -262,19 +269,18 @@ export class Detector {
    * stage): the match folds into an open window, or opens one with its alert (revision 0), whose closing
    * revision is rebuilt from the last match folded in.
    */
-  private window<T>(
-    windows: Suppressor<T>,
+  private window(
+    windows: Suppressor<Suppressed>,
     rule: DetectionRule,
     key: string,
     time: number,
-    item: T,
-    firstEventId: string,
-    context: (item: T) => AlertContext,
+    item: Suppressed,
   ): Alert[] {
     if (windows.fold(key, time, item, rule.name)) return NO_ALERTS;
+    const firstEventId = item.event_id;
     const id = alertId(rule.id, key, firstEventId);
-    const build = (last: T, revision: number) =>
-      detectionAlert(rule, context(last), {
+    const build = (last: Suppressed, revision: number) =>
+      detectionAlert(rule, last.context, {
         alertId: id,
         firstEventId,
         revision,
@@ -313,15 +319,7 @@ export class Detector {
     if (!rule || !suppressesInWindow(rule)) return NO_ALERTS;
     const st = this.stateOf(clusterOfSignal(signal));
     const windows = st.signalWindows;
-    const out = this.window(
-      windows,
-      rule,
-      signal.key,
-      signal.time,
-      signal,
-      signal.event_id,
-      (s) => s.context,
-    );
+    const out = this.window(windows, rule, signal.key, signal.time, signal);
     if (signal.time > st.maxTime) st.maxTime = signal.time;
     const expired = windows.expire(st.maxTime - this.latenessMs);
     return expired.length === 0 ? out : out.concat(expired);

@@ -19,7 +19,8 @@ interface Window<T> {
   key: string;
   /** Opening order: windows due at the same time close in the order they opened. */
   seq: number;
-  first: Alert;
+  /** The id of the revision-0 alert (the alert itself is not kept: its revision 1 is rebuilt from `last`). */
+  alertId: string;
   end: number;
   count: number;
   eventIds: string[];
@@ -100,7 +101,7 @@ export class Suppressor<T = NormalizedEvent> {
     const w: Window<T> = {
       key: o.key,
       seq: this.opened++,
-      first: o.alert,
+      alertId: o.alert.klaxon.alert_id,
       end: o.time + o.windowMs,
       count: 1,
       eventIds: [this.idOf(o.event)],
@@ -145,7 +146,7 @@ export class Suppressor<T = NormalizedEvent> {
     this.order.remove(w);
     if (w.count <= 1) return;
     const alert = w.rebuild(w.last);
-    alert.klaxon.alert_id = w.first.klaxon.alert_id;
+    alert.klaxon.alert_id = w.alertId;
     alert.klaxon.count = w.count;
     alert.klaxon.event_ids = w.eventIds;
     alert.klaxon.revision = 1;
