@@ -51,6 +51,9 @@ interface Path {
   readonly joined: string[][];
   /** dotted[i]: the object at depth i is a free-form map: try dotted keys, longest first. */
   readonly dotted: boolean[];
+  /** keys[i]: segment i alone; inherited[i]: it names a property every object inherits (`constructor`, …). */
+  readonly keys: string[];
+  readonly inherited: boolean[];
 }
 
 function compilePath(name: string): Path {
@@ -64,7 +67,7 @@ function compilePath(name: string): Path {
     joined.push(row);
     dotted.push(i > 0 && FREE_FORM_MAPS.has(segs[i - 1]!));
   }
-  return { n, joined, dotted };
+  return { n, joined, dotted, keys: segs, inherited: segs.map((k) => k in Object.prototype) };
 }
 
 /** Applies `pred` to a leaf; an array leaf matches when any element does (an empty array is passed whole). */
@@ -77,6 +80,15 @@ function visitLeaf(node: unknown, pred: LeafPredicate): Visit {
 }
 
 function walkAny(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit {
+  // Plain objects are descended in a loop, a key's own-ness checked only where a read cannot tell it.
+  while (i < p.n && !p.dotted[i] && node !== null && typeof node === 'object' && !Array.isArray(node)) {
+    const obj = node as Record<string, unknown>;
+    const key = p.keys[i]!;
+    const next = obj[key];
+    if ((next === undefined || p.inherited[i]) && !Object.hasOwn(obj, key)) return MISSING;
+    node = next;
+    i++;
+  }
   if (i === p.n) return visitLeaf(node, pred);
   if (node === null || typeof node !== 'object') return MISSING;
   if (Array.isArray(node)) {
@@ -89,14 +101,11 @@ function walkAny(node: unknown, p: Path, i: number, pred: LeafPredicate): Visit 
     }
     return best;
   }
+  // Only a free-form map is left here (the loop took plain keys): its keys may contain dots (annotations,
+  // Falco's `output_fields`), longest key first.
   const obj = node as Record<string, unknown>;
   const row = p.joined[i]!;
-  if (!p.dotted[i]) {
-    const key = row[i + 1]!;
-    return Object.hasOwn(obj, key) ? walkAny(obj[key], p, i + 1, pred) : MISSING;
-  }
   let best: Visit = MISSING;
-  // Keys of free-form maps may contain dots (annotations, Falco's `output_fields`): longest key first.
   for (let j = p.n; j > i; j--) {
     const key = row[j]!;
     if (!Object.hasOwn(obj, key)) continue;
