@@ -219,6 +219,7 @@ export class Detector {
     if (!entry || (entry.dataset.evaluable && !entry.dataset.evaluable(event))) return NO_MATCHES;
     this.matches = NO_MATCHES;
     this.matching = event;
+    this.firstSeenSignals.nextEvaluation();
     beginEvaluation();
     try {
       entry.index.candidates(event, this.collect);

@@ -22,6 +22,8 @@ export function refreshMs(rule: FirstSeenRule): number {
  * remembered once for all of them (they are always sent together).
  */
 interface ValuePlan {
+  /** What it reads (dataset, group-by fields, fields and derivations): plans alike read alike. */
+  reads: string;
   group: FieldAccessor[];
   fields: FieldAccessor[];
   derive: (((value: string) => string | undefined) | undefined)[];
@@ -38,7 +40,7 @@ function plansFor(base: DetectionRule): ValuePlan[] {
   if (known) return known;
   const bySpec = new Map<string, ValuePlan>();
   for (const fs of base.firstSeen) {
-    const spec = JSON.stringify([fs.groupBy, fs.fields.map((f) => [f.field, f.derive?.name])]);
+    const spec = JSON.stringify([base.scope, fs.groupBy, fs.fields.map((f) => [f.field, f.derive?.name])]);
     const plan = bySpec.get(spec);
     if (plan) {
       plan.rules.push(fs);
@@ -46,6 +48,7 @@ function plansFor(base: DetectionRule): ValuePlan[] {
       continue;
     }
     bySpec.set(spec, {
+      reads: spec,
       group: fs.groupBy.map((name) => compileField(name, base.scope)),
       fields: fs.fields.map((f) => compileField(f.field, base.scope)),
       derive: fs.fields.map((f) => f.derive?.apply),
@@ -80,6 +83,19 @@ function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | unde
     values.push(v);
   }
   return combine(values);
+}
+
+/**
+ * What one event gave for one kind of plan. Several rules first-seen rules learn from match most events (every
+ * authenticated request, every workload identity's), and their plans often read the same values: those are
+ * read once per event. Valid for `event` within one evaluation (`epoch`), so an event object changed and
+ * evaluated again is read again.
+ */
+interface Read {
+  event: NormalizedEvent | undefined;
+  epoch: number;
+  groups: string[] | undefined;
+  value: string | undefined;
 }
 
 /** Plan → cluster → group → value → when it was last sent. */
@@ -143,9 +159,32 @@ function child<K, V>(parent: Map<K, Map<string, V>>, key: K): Map<string, V> {
  */
 export class FirstSeenSignals {
   private readonly sent: SentTimes;
+  /** By `ValuePlan.reads`: as many as kinds of plans in the rule set. */
+  private readonly reads = new Map<string, Read>();
+  private epoch = 0;
 
   constructor(cap: number) {
     this.sent = new SentTimes(cap);
+  }
+
+  /** An event is being evaluated: values read before are read again. */
+  nextEvaluation(): void {
+    this.epoch++;
+  }
+
+  private read(plan: ValuePlan, event: NormalizedEvent): Read {
+    let r = this.reads.get(plan.reads);
+    if (!r) {
+      r = { event: undefined, epoch: -1, groups: undefined, value: undefined };
+      this.reads.set(plan.reads, r);
+    }
+    if (r.event !== event || r.epoch !== this.epoch) {
+      r.event = event;
+      r.epoch = this.epoch;
+      r.groups = groupValues(plan, event);
+      r.value = r.groups === undefined ? undefined : rememberedValue(plan, event);
+    }
+    return r;
   }
 
   collect(
@@ -157,10 +196,8 @@ export class FirstSeenSignals {
   ): void {
     const cluster = event.orchestrator.cluster.name;
     for (const plan of plansFor(rule)) {
-      const groups = groupValues(plan, event);
-      if (groups === undefined) continue;
-      const value = rememberedValue(plan, event);
-      if (value === undefined) continue;
+      const { groups, value } = this.read(plan, event);
+      if (groups === undefined || value === undefined) continue;
       const group = groups.length === 1 ? groups[0]! : JSON.stringify(groups);
       const before = this.sent.get(plan, cluster, group, value);
       // Most events repeat a value sent moments ago: nothing more is built for them.

@@ -391,6 +391,53 @@ describe('first-seen through the detector', () => {
     expect(mine.map((a) => a.message.match(/"[^"]+"/)?.[0])).toEqual(['"curl"']);
   });
 
+  it('gives rules that read alike, from different base rules, the values of their own event', () => {
+    const anyRequest = `title: Any request
+name: any-request
+id: 0e000000-0000-4000-8000-000000000003
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {user.username|exists: true}
+  condition: sel
+level: informational
+`;
+    const other = `title: New client of anyone
+name: new-client-anyone
+id: 0e000000-0000-4000-8000-000000000011
+level: medium
+first_seen:
+  rules: [any-request]
+  group-by: [user.username]
+  field: userAgent|family
+  timespan: 30d
+`;
+    const detector = new Detector(load(CLIENT, anyRequest, other));
+    const signals = (event: ReturnType<typeof saEvent>) =>
+      detector
+        .evaluate(event)
+        .flatMap((m) => detector.signalsFor(m))
+        .map((s) => [s.correlation, s.value])
+        .sort();
+    const ids = ['0e000000-0000-4000-8000-000000000010', '0e000000-0000-4000-8000-000000000011'];
+    expect(signals(saEvent('cart', 'cart/v1 (linux/amd64)', 0))).toEqual(
+      ids.map((id) => [id, 'cart (linux/amd64)']),
+    );
+    expect(signals(saEvent('cart', 'curl/8.5.0', 1))).toEqual(ids.map((id) => [id, 'curl']));
+    // Two events evaluated before either's signals are asked for: each gets its own values.
+    const [first, second] = [saEvent('web', 'web/v1 (linux/amd64)', 3), saEvent('web', 'wget/1.21', 4)];
+    const [m1, m2] = [detector.evaluate(first), detector.evaluate(second)];
+    expect(m2.flatMap((m) => detector.signalsFor(m)).map((s) => s.value)).toEqual(['wget', 'wget']);
+    expect(m1.flatMap((m) => detector.signalsFor(m)).map((s) => s.value)).toEqual([
+      'web (linux/amd64)',
+      'web (linux/amd64)',
+    ]);
+    // The same object changed and evaluated again is read again.
+    const reused = saEvent('cart', 'k9s/v0.32.4 (darwin/arm64)', 2);
+    expect(signals(reused)).toEqual(ids.map((id) => [id, 'k9s (darwin/arm64)']));
+    (reused.kubernetes!.audit as { userAgent: string }).userAgent = 'python-requests/2.31.0';
+    expect(signals(reused)).toEqual(ids.map((id) => [id, 'python-requests']));
+  });
+
   it('keeps each cluster its own keys', () => {
     const ruleset = load();
     const detector = new Detector(ruleset);
