@@ -1,10 +1,11 @@
 /**
  * `rss_mb`: detector memory with N live correlation keys, in a fresh child process
  * (run with `--expose-gc`): RSS after loading the catalogue and creating the
- * detector is the baseline; then N failed-authentication events, each from a
- * different source IP and user, each open one window of the failed-auth burst
- * correlation (none reaches its threshold, so none fires); RSS again after a
- * full GC. The difference is the correlation state.
+ * detector is the baseline; then N/2 requests refused by the authorizer, each from a
+ * different source IP and user, each opening a group in each correlation of the
+ * refused-request rules (none reaches its threshold, so none fires); RSS again after
+ * full GCs. The difference is the whole detector's state: those groups, and the
+ * suppression windows, first-seen keys and request memory the same events open.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
