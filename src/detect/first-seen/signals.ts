@@ -86,10 +86,10 @@ function rememberedValue(plan: ValuePlan, event: NormalizedEvent): string | unde
 }
 
 /**
- * What one event gave for one kind of plan. Several of the rules that first-seen rules learn from match most events (every
- * authenticated request, every workload identity's), and their plans often read the same values: those are
- * read once per event. Valid for `event` within one evaluation (`epoch`), so an event object changed and
- * evaluated again is read again.
+ * What one event gave for one kind of plan. Several of the rules that first-seen rules learn from match most
+ * events (every authenticated request, every workload identity's), and their plans often read the same values:
+ * those are read once per event. Valid for `event` within one evaluation (`epoch`), so an event object changed
+ * and evaluated again is read again.
  */
 interface Read {
   event: NormalizedEvent | undefined;
