@@ -179,7 +179,7 @@ if (wants('ingest')) {
 if (wants('rss')) {
   const rss = await measureCorrelationRss(RULES, PLAN.rssKeys, seed);
   figures.rss_mb = Math.round(rss.rss_mb * 10) / 10;
-  rows.push([`rss_mb (detector, ${PLAN.rssKeys} live correlation keys)`, rss.rss_mb, '', undefined]);
+  rows.push([`rss_mb (whole detector, ${PLAN.rssKeys} live correlation groups)`, rss.rss_mb, '', undefined]);
   notes.push(`rss: ${rss.detail}`);
 }
 
