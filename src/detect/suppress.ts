@@ -1,6 +1,5 @@
 import { alertsSuppressed } from '../metrics.ts';
 import type { Alert } from '../schema/alert.ts';
-import type { NormalizedEvent } from '../schema/event.ts';
 import { DueQueue } from './due-queue.ts';
 import { LinkedList } from './linked-list.ts';
 
@@ -51,14 +50,16 @@ const byEndThenOpening = <T>(a: Window<T>, b: Window<T>) => a.end - b.end || a.s
  * One alert per rule and group key within a window of event time. The first
  * match is emitted at once (revision 0); matches folded in are counted, and when
  * the window closes the alert is emitted again (revision 1, same id) with the
- * final count and event ids, so sinks upsert it. A match is a normalized event
- * in one process, a suppression signal in the distributed detector (`T`).
+ * final count and event ids, so sinks upsert it. A match (`T`) is what the
+ * window keeps of it: the detector keeps an event's id and alert context, taken
+ * from the event in one process or from a suppression signal in the distributed
+ * detector.
  *
  * Every step costs O(1) amortized (O(log n) for the due queue) whatever the number of open windows: expiry pops
  * only the windows that are due, and eviction takes the oldest-opened window from a list in opening order (a
  * Map's `keys().next()` walks the deleted entries at its front on every call once keys churn).
  */
-export class Suppressor<T = NormalizedEvent> {
+export class Suppressor<T> {
   private readonly windows = new Map<string, Window<T>>();
   /** Open windows by end time; entries of windows closed early stay until popped or rebuilt away. */
   private readonly due = new DueQueue<Window<T>>();
