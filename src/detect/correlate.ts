@@ -14,12 +14,6 @@ import { MAX_EVENT_IDS } from './suppress.ts';
 const NONE = Object.freeze([]) as unknown as Alert[];
 const NO_GROUP: Record<string, string> = Object.freeze({});
 
-/**
- * Stale entries (of groups evicted, expired or rescheduled) tolerated in the due queue beyond twice the live
- * groups before it is rebuilt from the live groups: the rebuild costs O(1) amortized per entry gone stale.
- */
-const STALE_SLACK = 1024;
-
 interface Entry extends WindowEntry {
   eventId: string;
   context: AlertContext;
@@ -381,7 +375,8 @@ export class Correlator {
     g.dueAt = t;
     if (t === Number.POSITIVE_INFINITY) return;
     this.queue.push(t, g);
-    if (this.queue.size > 2 * this.groups.size + STALE_SLACK) this.rebuildDue();
+    // Entries of groups evicted, expired or rescheduled stay in the queue until they come out or are rebuilt away.
+    if (this.queue.overgrown(this.groups.size)) this.rebuildDue();
   }
 
   private rebuildDue(): void {

@@ -1,7 +1,13 @@
 /**
+ * Stale entries tolerated beyond twice the live items before the caller rebuilds the queue from its live
+ * items: each rebuild then follows at least as many entries gone stale, so it costs O(1) amortized per entry.
+ */
+const STALE_SLACK = 1024;
+
+/**
  * A binary min-heap of (time, item): what falls due first comes out first. Entries are never updated in
  * place: a caller that reschedules an item pushes it again and skips the stale entry when it comes out
- * (each item knows its current due time).
+ * (each item knows its current due time), and rebuilds the queue once `overgrown` says so.
  */
 export class DueQueue<T> {
   private times: number[] = [];
@@ -9,6 +15,11 @@ export class DueQueue<T> {
 
   get size(): number {
     return this.times.length;
+  }
+
+  /** Whether the entries outnumber the caller's `live` items enough that it should rebuild the queue from them. */
+  overgrown(live: number): boolean {
+    return this.times.length > 2 * live + STALE_SLACK;
   }
 
   /** The earliest due time, or +Infinity when empty. */

@@ -8,12 +8,6 @@ const NONE = Object.freeze([]) as unknown as Alert[];
 /** Event ids kept per alert; `count` keeps counting past it. */
 export const MAX_EVENT_IDS = 100;
 
-/**
- * Stale queue entries (windows closed before their end) tolerated beyond the live ones before the queue is
- * rebuilt from the live windows, so the rebuild costs O(1) amortized per window closed early.
- */
-const STALE_SLACK = 1024;
-
 interface Window<T> {
   key: string;
   /** Opening order: windows due at the same time close in the order they opened. */
@@ -117,7 +111,8 @@ export class Suppressor<T> {
     this.windows.set(o.key, w);
     this.due.push(w.end, w);
     if (this.windows.size > this.maxKeys) this.closeInto(this.order.oldest!, out);
-    if (this.due.size > 2 * this.windows.size + STALE_SLACK) this.rebuildDue();
+    // Entries of windows closed before their end stay in the queue until they come out or are rebuilt away.
+    if (this.due.overgrown(this.windows.size)) this.rebuildDue();
     return out;
   }
 
