@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Correlator, type CorrelatorOptions } from '../../src/detect/correlate.ts';
 import { loadRules } from '../../src/detect/index.ts';
 import type { CorrelationRule } from '../../src/detect/ruleset.ts';
 import type { Alert } from '../../src/schema/alert.ts';
 import type { Signal } from '../../src/schema/signal.ts';
-import { importAt } from './at-revision.ts';
+import { type AgainstOptions, importAt, runAgainstFromCommandLine } from './at-revision.ts';
 import { interleavedRounds, spread } from './stats.ts';
 
 const LIVE = 100_000;
@@ -105,10 +104,7 @@ export interface CorrelateFigures {
   detail: string[];
 }
 
-export async function benchCorrelate(options: {
-  quick: boolean;
-  against?: string;
-}): Promise<CorrelateFigures> {
+export async function benchCorrelate(options: AgainstOptions): Promise<CorrelateFigures> {
   const c = burstCorrelation();
   const impls: Array<[string, GroupsClass]> = [['', Correlator]];
   if (options.against) impls.push([`${options.against}:`, await correlatorAt(options.against)]);
@@ -151,14 +147,4 @@ export async function benchCorrelate(options: {
   };
 }
 
-if (process.argv[1] === import.meta.filename) {
-  const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, against: { type: 'string' } },
-  });
-  const figures = await benchCorrelate({
-    quick: values.quick,
-    ...(values.against ? { against: values.against } : {}),
-  });
-  for (const line of figures.detail) console.log(line);
-  console.log(JSON.stringify(figures));
-}
+if (process.argv[1] === import.meta.filename) await runAgainstFromCommandLine(benchCorrelate);

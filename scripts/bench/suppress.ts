@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { Opening } from '../../src/detect/suppress.ts';
 import { Suppressor } from '../../src/detect/suppress.ts';
 import type { Alert } from '../../src/schema/alert.ts';
-import { importAt } from './at-revision.ts';
+import { type AgainstOptions, importAt, runAgainstFromCommandLine } from './at-revision.ts';
 import { interleavedRounds, spread } from './stats.ts';
 
 const LIVE = 100_000;
@@ -75,7 +74,7 @@ export interface SuppressFigures {
   detail: string[];
 }
 
-export async function benchSuppress(options: { quick: boolean; against?: string }): Promise<SuppressFigures> {
+export async function benchSuppress(options: AgainstOptions): Promise<SuppressFigures> {
   const impls: Array<[string, WindowsClass]> = [['', Suppressor]];
   if (options.against) impls.push([`${options.against}:`, await suppressorAt(options.against)]);
   const perRound = options.quick ? 20_000 : 50_000;
@@ -113,14 +112,4 @@ export async function benchSuppress(options: { quick: boolean; against?: string 
   };
 }
 
-if (process.argv[1] === import.meta.filename) {
-  const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, against: { type: 'string' } },
-  });
-  const figures = await benchSuppress({
-    quick: values.quick,
-    ...(values.against ? { against: values.against } : {}),
-  });
-  for (const line of figures.detail) console.log(line);
-  console.log(JSON.stringify(figures));
-}
+if (process.argv[1] === import.meta.filename) await runAgainstFromCommandLine(benchSuppress);
