@@ -221,25 +221,24 @@ function cheapestFirst(parts: Search[]): Search[] {
 
 const sumCost = (parts: Search[]) => parts.reduce((n, p) => n + p.cost, 0);
 
-/** All of `parts`, cheapest first. */
-function allOf(parts: Search[]): Search {
-  const ordered = cheapestFirst(parts);
+/** `parts` joined by `match` (tested cheapest first) and `requires`. */
+function joined(
+  parts: Search[],
+  match: (preds: EventPredicate[]) => EventPredicate,
+  requires: (reqs: Requirements[]) => Requirements,
+): Search {
   return {
-    match: and(ordered.map((p) => p.match)),
-    requires: combineAnd(parts.map((p) => p.requires)),
+    match: match(cheapestFirst(parts).map((p) => p.match)),
+    requires: requires(parts.map((p) => p.requires)),
     cost: sumCost(parts),
   };
 }
 
+/** All of `parts`, cheapest first. */
+const allOf = (parts: Search[]): Search => joined(parts, and, combineAnd);
+
 /** Any of `parts`, cheapest first. */
-function anyOfParts(parts: Search[]): Search {
-  const ordered = cheapestFirst(parts);
-  return {
-    match: or(ordered.map((p) => p.match)),
-    requires: combineOr(parts.map((p) => p.requires)),
-    cost: sumCost(parts),
-  };
-}
+const anyOfParts = (parts: Search[]): Search => joined(parts, or, combineOr);
 
 function and(preds: EventPredicate[]): EventPredicate {
   if (preds.length === 1) return preds[0]!;
