@@ -1,6 +1,7 @@
 import type { Counter } from 'prom-client';
 import { DATASETS, type Dataset } from '../datasets/index.ts';
 import { alertsTotal, detectEvents } from '../metrics.ts';
+import { lastTimeParsed } from '../normalize/time.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { NormalizedEvent } from '../schema/event.ts';
 import type { FirstSeenChange } from '../schema/first-seen.ts';
@@ -119,9 +120,8 @@ export class Detector {
   /** Least recently used first. */
   private readonly clusters = new Map<string, ClusterState>();
   private readonly detectionRules: Map<string, DetectionRule>;
-  /** The last timestamp parsed, and its value: an event's matches (often several) each need it. */
-  private timedText = '';
-  private timedAt = Number.NaN;
+  /** An event's time, parsed once for all of its matches. */
+  private readonly parseTime = lastTimeParsed();
 
   constructor(ruleset: RuleSet, options: DetectorOptions = {}) {
     this.ruleset = ruleset;
@@ -167,14 +167,9 @@ export class Detector {
     return st;
   }
 
-  /** The event's time (ms), parsed once for all of its matches. */
+  /** The event's time (ms). */
   private timeOf(event: NormalizedEvent): number {
-    const text = event['@timestamp'];
-    if (text !== this.timedText) {
-      this.timedText = text;
-      this.timedAt = Date.parse(text);
-    }
-    return this.timedAt;
+    return this.parseTime(event['@timestamp']);
   }
 
   /** Live correlation groups, all clusters together. */

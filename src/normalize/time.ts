@@ -31,17 +31,23 @@ export function nanosOrTime(value: unknown): string | undefined {
 /** Default of `NormalizeContext.maxAheadMs`: NTP-synchronised clocks are within seconds of each other. */
 export const DEFAULT_MAX_AHEAD_MS = 60_000;
 
-/** The last receive time parsed: every event of a batch has the same one. */
-let lastReceived = '';
-let lastReceivedMs = Number.NaN;
-
-function receivedMs(receivedAt: string): number {
-  if (receivedAt !== lastReceived) {
-    lastReceivedMs = Date.parse(receivedAt);
-    lastReceived = receivedAt;
-  }
-  return lastReceivedMs;
+/**
+ * `Date.parse` that remembers the last text it parsed: for times read many times in a row (a batch's receive
+ * time for each of its events, an event's time for each of its matches).
+ */
+export function lastTimeParsed(): (text: string) => number {
+  let last = '';
+  let lastMs = Number.NaN;
+  return (text) => {
+    if (text !== last) {
+      lastMs = Date.parse(text);
+      last = text;
+    }
+    return lastMs;
+  };
 }
+
+const receivedMs = lastTimeParsed();
 
 /**
  * The time Klaxon files an event under: its own time, unless that is more than `maxAheadMs` ahead of when
