@@ -209,11 +209,15 @@ if (wants('e2e') && !args['no-e2e']) {
         e2e_p99_ms: round(main.p99_ms),
         e2e_es_p50_ms: round(main.es_p50_ms),
         e2e_es_p99_ms: round(main.es_p99_ms),
+        e2e_answer_p99_ms: round(main.answer_p99_ms),
+        e2e_after_answer_p99_ms: round(main.after_answer_p99_ms),
       });
       const at = main.rate.toLocaleString('en-US');
       rows.push([`e2e_eps (sustained, offered ${at}/s)`, main.eps, '', undefined]);
       rows.push(['e2e_p50_ms (attack POSTed → alert on klaxon.alerts)', main.p50_ms, '', undefined]);
       rows.push(['e2e_p99_ms', main.p99_ms, '', undefined]);
+      rows.push(['  POST → answered, p99', main.answer_p99_ms, '', undefined]);
+      rows.push(['  answered → alert, p99', main.after_answer_p99_ms, '', undefined]);
       rows.push(['e2e_es_p50_ms (… → searchable in Elasticsearch)', main.es_p50_ms, '', undefined]);
       rows.push(['e2e_es_p99_ms', main.es_p99_ms, '', undefined]);
     }
@@ -226,6 +230,8 @@ if (wants('e2e') && !args['no-e2e']) {
         p99_ms: round(s.p99_ms),
         max_ms: round(s.max_ms),
         es_p99_ms: round(s.es_p99_ms),
+        answer_p99_ms: round(s.answer_p99_ms),
+        after_answer_p99_ms: round(s.after_answer_p99_ms),
         caught_up_s: s.caught_up_s === undefined ? null : Math.round(s.caught_up_s * 10) / 10,
         failed: s.failed,
         lag: s.lag,
@@ -264,7 +270,9 @@ function stepLine(s: E2eStep): string {
     .join(', ');
   return (
     `${s.rate}/s offered for ${s.seconds} s: sustained ${Math.round(s.eps)}/s; alerts p50/p90/p99/max ` +
-    `${ms(s.p50_ms)}/${ms(s.p90_ms)}/${ms(s.p99_ms)}/${ms(s.max_ms)} ms (markers ${s.markers_seen}/${s.markers}), ` +
+    `${ms(s.p50_ms)}/${ms(s.p90_ms)}/${ms(s.p99_ms)}/${ms(s.max_ms)} ms (markers ${s.markers_seen}/${s.markers}): ` +
+    `POST → answered p50/p99 ${ms(s.answer_p50_ms)}/${ms(s.answer_p99_ms)} ms, answered → alert ` +
+    `${ms(s.after_answer_p50_ms)}/${ms(s.after_answer_p99_ms)} ms; ` +
     `Elasticsearch p99 ${ms(s.es_p99_ms)} ms; ` +
     (s.caught_up_s === undefined
       ? `detector ${s.lag} events behind at the deadline; `

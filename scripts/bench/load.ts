@@ -7,10 +7,12 @@
  *   as the server answers, until told to stop.
  * - `open` mode: sends one body every `intervalMs` (a steady offered rate, as an
  *   API server's batch webhook does), whatever the server's pace; records the
- *   send time of marked bodies so the e2e driver can measure alert latency.
+ *   send and answer times of marked bodies so the e2e driver can measure alert latency and split it at the
+ *   answer (ingest's share, then detection's).
  *
  * Protocol (IPC): parent sends `LoadStart`; child answers `{type:'started'}`,
- * sends `{type:'sent', marker, at}` for each marked body in open mode, and on
+ * sends `{type:'sent', marker, at}` for each marked body in open mode, `{type:'answered', marker, at}` once
+ * its request is answered 200, and on
  * `{type:'stop'}` answers a `LoadReport` and exits.
  */
 import { readFileSync } from 'node:fs';
@@ -73,13 +75,14 @@ async function run(start: LoadStart): Promise<void> {
   let stopping = false;
   let next = 0;
 
-  const send = async (index: number): Promise<void> => {
+  const send = async (index: number, marker?: string): Promise<void> => {
     const body = bodies[index % bodies.length] as string;
     const t0 = performance.now();
     try {
       const res = await pool.request({ method: 'POST', path: target.pathname, headers, body });
       await res.body.dump();
       statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+      if (marker && res.statusCode === 200) process.send?.({ type: 'answered', marker, at: Date.now() });
     } catch (err) {
       errors++;
       firstError ??= err instanceof Error ? err.message : String(err);
@@ -106,7 +109,7 @@ async function run(start: LoadStart): Promise<void> {
       const index = next++;
       const marker = markers[index % Math.max(1, markers.length)];
       if (marker) process.send?.({ type: 'sent', marker, at: Date.now() });
-      const p = send(index).finally(() => inflight.delete(p));
+      const p = send(index, marker).finally(() => inflight.delete(p));
       inflight.add(p);
       const due = t0 + (index + 1) * interval;
       const wait = due - performance.now();
