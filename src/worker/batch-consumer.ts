@@ -10,6 +10,12 @@ export interface BatchConsumerOptions extends ConsumerSpec {
 
 /** Chunks of one partition delivered but waiting for a later stage before they are committed. */
 const MAX_HANDED_OVER = 16;
+/**
+ * Partitions whose chunks are in flight at once. Planning is synchronous, so this overlaps only the waits of
+ * delivery (produce acknowledgements, Elasticsearch bulk, commits) of one partition with the planning of others;
+ * order within a partition is kept, and state is per partition or touched only while planning.
+ */
+const PARTITIONS_AT_ONCE = 6;
 /** How long `stop` gives chunks waiting for a later stage to be committed. */
 const STOP_GRACE_MS = 5_000;
 
@@ -101,7 +107,7 @@ export class BatchConsumer implements ChunkConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
         const size = this.opts.chunkSize;
         const retry: ChunkRetry = {
