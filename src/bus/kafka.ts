@@ -8,11 +8,11 @@ import {
   type LogEntry,
   logLevel,
   type Message,
-  Partitioners,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from '../log.ts';
 import { busProduceSeconds } from '../metrics.ts';
+import { rememberingPartitioner } from './partitioner.ts';
 import type { Bus, BusMessage, ConsumedMessage, SubscribeOptions, Subscription } from './types.ts';
 import { BusUnavailableError } from './types.ts';
 
@@ -121,8 +121,8 @@ export class KafkaBus implements Bus {
       allowAutoTopicCreation: false,
       maxInFlightRequests: 1,
       idempotent: true,
-      // Named, not defaulted: the detect stage computes signal partitions with the same partitioner.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // The default partitioner's partitions (the commit barrier computes signal partitions with it), remembered.
+      createPartitioner: rememberingPartitioner,
     });
   }
 
