@@ -7,6 +7,7 @@ const point = (rate: number, p99: number, eps = rate, wait = 0): SweepPoint => (
   p50_ms: p99 / 4,
   p90_ms: p99 / 2,
   p99_ms: p99,
+  after_answer_p99_ms: p99 / 3,
   cpu: {
     ingest: rate / 40_000,
     detect: rate / 30_000,
@@ -36,13 +37,17 @@ describe('sweepChart', () => {
   });
 
   it('draws every percentile at every rate, in rate order, and the goal', () => {
-    for (const label of ['p50', 'p90', 'p99']) {
+    for (const label of ['p50', 'p90', 'p99', 'p99 from ingest answered']) {
       const titles = [...svg.matchAll(new RegExp(`<title>${label} at ([0-9.k]+)/s`, 'g'))].map((m) => m[1]);
       expect(titles).toEqual(['2k', '5k', '20k']);
     }
     expect(svg).toContain('goal p99 &lt; 250 ms');
     expect(svg).not.toContain('goal p99 &lt; 1 s'); // 50k/s: beyond the rates measured
     expect(svg).toContain('<title>p99 at 20k/s: 3 s</title>');
+    expect(svg).toContain('<title>p99 from ingest answered at 20k/s: 1 s</title>');
+    expect(
+      svg.match(/<path d="M[^"]*" stroke="#e45756" stroke-width="2" fill="none" stroke-dasharray="5 4"\/>/g),
+    ).toHaveLength(1);
   });
 
   it('stacks the CPU of each process and the rest of the machine, and says where the detector fell behind', () => {
