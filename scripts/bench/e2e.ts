@@ -525,6 +525,15 @@ export async function runE2e(options: {
   } finally {
     polling = false;
     load?.kill();
+    // The klaxon processes first: one still consuming topics deleted under it may not stop in time, and one
+    // killed writes no profile (`KLAXON_BENCH_PROFILE`).
+    for (const child of children) {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    }
     await consumer.disconnect().catch(() => undefined);
     const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) =>
       t.startsWith(`${base}.`),
@@ -534,13 +543,6 @@ export async function runE2e(options: {
       await fetch(`${elasticsearchUrl()}/${what}`, { method: 'DELETE' }).catch(() => undefined);
     }
     await admin.disconnect().catch(() => undefined);
-    for (const child of children) {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 10_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
