@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
+import { type LazyProducer, stateProducer } from '../bus/lazy-producer.ts';
 
 /**
  * Where a pull source remembers how far it has read (a CloudWatch stream's last event, a file's offset, …).
@@ -88,7 +89,7 @@ export class FileCheckpointStore implements CheckpointStore {
 export class KafkaCheckpointStore implements CheckpointStore {
   private readonly kafka: Kafka;
   private readonly topic: string;
-  private producer: Producer | undefined;
+  private readonly producer: LazyProducer;
   private positions: Map<string, string> | undefined;
 
   private readonly replicationFactor: number;
@@ -97,6 +98,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
     this.kafka = kafka;
     this.topic = topic;
     this.replicationFactor = replicationFactor;
+    this.producer = stateProducer(kafka);
   }
 
   /** Creates the compacted topic when it is missing. */
@@ -173,15 +175,12 @@ export class KafkaCheckpointStore implements CheckpointStore {
   }
 
   async save(key: string, value: string): Promise<void> {
-    if (!this.producer) {
-      this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
-      await this.producer.connect();
-    }
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key, value }] });
+    const producer = await this.producer.get();
+    await producer.send({ topic: this.topic, acks: -1, messages: [{ key, value }] });
     this.positions?.set(key, value);
   }
 
   async close(): Promise<void> {
-    await this.producer?.disconnect();
+    await this.producer.close();
   }
 }

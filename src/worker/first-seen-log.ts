@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Kafka, type Message, Partitioners, type PartitionMetadata } from 'kafkajs';
+import { type LazyProducer, stateProducer } from '../bus/lazy-producer.ts';
 import { firstSeenStore } from '../metrics.ts';
 import { type FirstSeenChange, FirstSeenRecord } from '../schema/first-seen.ts';
 
@@ -81,10 +82,11 @@ export interface KafkaFirstSeenLogOptions {
 export class KafkaFirstSeenLog implements FirstSeenLog {
   private readonly opts: KafkaFirstSeenLogOptions;
   private ready: Promise<void> | undefined;
-  private producer: ReturnType<Kafka['producer']> | undefined;
+  private readonly producer: LazyProducer;
 
   constructor(opts: KafkaFirstSeenLogOptions) {
     this.opts = opts;
+    this.producer = stateProducer(opts.kafka);
   }
 
   private ensureTopic(): Promise<void> {
@@ -222,17 +224,13 @@ export class KafkaFirstSeenLog implements FirstSeenLog {
   async save(changes: readonly FirstSeenChange[]): Promise<void> {
     if (changes.length === 0) return;
     await this.ensureTopic();
-    if (!this.producer) {
-      const producer = this.opts.kafka.producer({ allowAutoTopicCreation: false });
-      await producer.connect();
-      this.producer = producer;
-    }
+    const producer = await this.producer.get();
     let batch: Message[] = [];
     let bytes = 0;
     const flush = async () => {
       if (batch.length === 0) return;
       try {
-        await this.producer!.send({ topic: this.opts.topic, acks: -1, messages: batch });
+        await producer.send({ topic: this.opts.topic, acks: -1, messages: batch });
       } catch (err) {
         firstSeenStore.inc({ op: 'save', outcome: 'error' });
         throw err;
@@ -250,9 +248,8 @@ export class KafkaFirstSeenLog implements FirstSeenLog {
     await flush();
   }
 
-  async close(): Promise<void> {
-    await this.producer?.disconnect();
-    this.producer = undefined;
+  close(): Promise<void> {
+    return this.producer.close();
   }
 }
 
