@@ -232,6 +232,8 @@ export async function runE2e(options: {
     KLAXON_ALERTS_TOPIC: alertsTopic,
     KLAXON_SIGNALS_TOPIC: `${base}.signals`,
     KLAXON_DEADLETTER_TOPIC: `${base}.deadletter`,
+    // The run's own, deleted with the others: the default topic would carry what earlier runs learned into this one.
+    KLAXON_FIRST_SEEN_TOPIC: `${base}.first-seen`,
     KLAXON_GROUP_ID: detectGroup,
     KLAXON_CORRELATE_GROUP_ID: `${base}.correlate`,
   };
