@@ -26,7 +26,19 @@ export class BarrierTimeoutError extends Error {
   override name = 'BarrierTimeoutError';
 }
 
-/** A barrier on `groupId`'s commits of `topic`, from Kafka's offsets (any replica may own a partition). */
+interface Waiter {
+  marks: CommitMarks;
+  timeoutMs: number;
+  deadline: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A barrier on `groupId`'s commits of `topic`, from Kafka's offsets (any replica may own a partition). Every
+ * chunk waiting on it shares one poll of the group's offsets each `pollMs`: a poll per waiter, with up to 16
+ * chunks waiting on each of several partitions, sent thousands of offset fetches a second to the broker.
+ */
 export function kafkaCommitBarrier(
   admin: Pick<Admin, 'fetchTopicMetadata' | 'fetchTopicOffsets' | 'fetchOffsets'>,
   groupId: string,
@@ -41,6 +53,42 @@ export function kafkaCommitBarrier(
     }
     return metadata.partitions;
   };
+  const waiters = new Set<Waiter>();
+  let polling = false;
+  const poll = async () => {
+    polling = true;
+    try {
+      while (waiters.size > 0) {
+        let committed: Map<number, bigint>;
+        try {
+          const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+        } catch (error) {
+          // Each waiter's chunk retries its wait.
+          for (const w of waiters) w.reject(error);
+          waiters.clear();
+          return;
+        }
+        const now = Date.now();
+        for (const w of waiters) {
+          let behind = 0;
+          for (const [partition, mark] of w.marks) if ((committed.get(partition) ?? -1n) < mark) behind++;
+          if (behind === 0) w.resolve();
+          else if (now >= w.deadline) {
+            w.reject(
+              new BarrierTimeoutError(
+                `${groupId} has not delivered the signals handed over on ${behind} partition(s) of ${topic} within ${w.timeoutMs} ms`,
+              ),
+            );
+          } else continue;
+          waiters.delete(w);
+        }
+        if (waiters.size > 0) await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    } finally {
+      polling = false;
+    }
+  };
   return {
     async mark(keys) {
       const marks: CommitMarks = new Map();
@@ -54,22 +102,12 @@ export function kafkaCommitBarrier(
       }
       return marks;
     },
-    async reached(marks, timeoutMs) {
-      if (marks.size === 0) return;
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-        let behind = 0;
-        for (const [partition, mark] of marks) if ((committed.get(partition) ?? -1n) < mark) behind++;
-        if (behind === 0) return;
-        if (Date.now() >= deadline) {
-          throw new BarrierTimeoutError(
-            `${groupId} has not delivered the signals handed over on ${behind} partition(s) of ${topic} within ${timeoutMs} ms`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-      }
+    reached(marks, timeoutMs) {
+      if (marks.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.add({ marks, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject });
+        if (!polling) void poll();
+      });
     },
   };
 }
