@@ -37,7 +37,8 @@ interface Waiter {
 /**
  * A barrier on `groupId`'s commits of `topic`, from Kafka's offsets (any replica may own a partition). Every
  * chunk waiting on it shares one poll of the group's offsets each `pollMs`: a poll per waiter, with up to 16
- * chunks waiting on each of several partitions, sent thousands of offset fetches a second to the broker.
+ * chunks waiting on each of six partitions (a correlate stage slowed by a sink outage), would send thousands of
+ * offset fetches a second to a broker that may be in trouble already.
  */
 export function kafkaCommitBarrier(
   admin: Pick<Admin, 'fetchTopicMetadata' | 'fetchTopicOffsets' | 'fetchOffsets'>,

@@ -1,5 +1,5 @@
 // The detect stage's wait for the correlate stage's commits, on real Kafka: every chunk waiting shares one poll of
-// the group's offsets (a poll each sent thousands of offset fetches a second with six partitions at once).
+// the group's offsets (a poll each would send thousands of offset fetches a second once many chunks wait).
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BarrierTimeoutError, kafkaCommitBarrier } from '../../src/worker/commit-barrier.ts';
