@@ -14,6 +14,11 @@ export interface CommitBarrier {
   mark(keys: readonly string[]): Promise<CommitMarks>;
   /** Resolves once the group committed up to every mark; throws when `timeoutMs` passes first. */
   reached(marks: CommitMarks, timeoutMs: number): Promise<void>;
+  /**
+   * The stage is stopping: every wait fails now (its chunk stays uncommitted, for the next owner) instead of
+   * polling on, through an admin client being disconnected, until its timeout.
+   */
+  close(): void;
 }
 
 /** The producer's partitioner (`KafkaBus` uses the same), so a key's partition is computed, not guessed. */
@@ -24,6 +29,10 @@ const METADATA_MAX_AGE_MS = 60_000;
 
 export class BarrierTimeoutError extends Error {
   override name = 'BarrierTimeoutError';
+}
+
+export class BarrierClosedError extends Error {
+  override name = 'BarrierClosedError';
 }
 
 interface Waiter {
@@ -56,10 +65,11 @@ export function kafkaCommitBarrier(
   };
   const waiters = new Set<Waiter>();
   let polling = false;
+  let closed = false;
   const poll = async () => {
     polling = true;
     try {
-      while (waiters.size > 0) {
+      while (waiters.size > 0 && !closed) {
         let committed: Map<number, bigint>;
         try {
           const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -105,10 +115,16 @@ export function kafkaCommitBarrier(
     },
     reached(marks, timeoutMs) {
       if (marks.size === 0) return Promise.resolve();
+      if (closed) return Promise.reject(new BarrierClosedError(`${groupId}: the stage is stopping`));
       return new Promise<void>((resolve, reject) => {
         waiters.add({ marks, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject });
         if (!polling) void poll();
       });
+    },
+    close() {
+      closed = true;
+      for (const w of waiters) w.reject(new BarrierClosedError(`${groupId}: the stage is stopping`));
+      waiters.clear();
     },
   };
 }

@@ -3,7 +3,7 @@ import type { KafkaBus, TopicSpec } from '../bus/kafka.ts';
 import type { MemoryBus } from '../bus/memory.ts';
 import { BatchConsumer } from './batch-consumer.ts';
 import type { ChunkTransport } from './chunk.ts';
-import { kafkaCommitBarrier } from './commit-barrier.ts';
+import { type CommitBarrier, kafkaCommitBarrier } from './commit-barrier.ts';
 import { MemoryChunkConsumer } from './memory-consumer.ts';
 import { kafkaOffsetHistory, NOTHING_COMMITTED } from './offset-history.ts';
 
@@ -13,6 +13,7 @@ import { kafkaOffsetHistory, NOTHING_COMMITTED } from './offset-history.ts';
  */
 export function kafkaTransport(bus: KafkaBus, topics: TopicSpec[] = []): ChunkTransport {
   const admin: Admin = bus.kafka.admin();
+  const barriers: CommitBarrier[] = [];
   let started: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
   return {
@@ -20,7 +21,11 @@ export function kafkaTransport(bus: KafkaBus, topics: TopicSpec[] = []): ChunkTr
     produce: (topic, messages) => bus.produce(topic, messages),
     consumer: (spec) => new BatchConsumer({ ...spec, kafka: bus.kafka }),
     history: (groupId) => kafkaOffsetHistory(admin, groupId),
-    commitBarrier: (groupId, topic) => kafkaCommitBarrier(admin, groupId, topic),
+    commitBarrier: (groupId, topic) => {
+      const barrier = kafkaCommitBarrier(admin, groupId, topic);
+      barriers.push(barrier);
+      return barrier;
+    },
     start() {
       started ??= (async () => {
         await bus.ensureTopics(topics);
@@ -29,6 +34,7 @@ export function kafkaTransport(bus: KafkaBus, topics: TopicSpec[] = []): ChunkTr
       return started;
     },
     stop() {
+      for (const barrier of barriers) barrier.close();
       stopped ??= admin.disconnect();
       return stopped;
     },

@@ -2,7 +2,11 @@
 // the group's offsets (a poll each would send thousands of offset fetches a second once many chunks wait).
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BarrierTimeoutError, kafkaCommitBarrier } from '../../src/worker/commit-barrier.ts';
+import {
+  BarrierClosedError,
+  BarrierTimeoutError,
+  kafkaCommitBarrier,
+} from '../../src/worker/commit-barrier.ts';
 import { kafkaClient, uniqueTopic } from './services.ts';
 
 const kafka = kafkaClient('kx-commit-barrier');
@@ -74,5 +78,21 @@ describe('kafkaCommitBarrier', () => {
     await expect(short).rejects.toBeInstanceOf(BarrierTimeoutError);
     await admin.setOffsets({ groupId: group, topic, partitions: [{ partition, offset: end.toString() }] });
     await expect(long).resolves.toBeUndefined();
+  });
+
+  it('fails every wait at once when the stage stops, and polls no more', async () => {
+    const barrier = kafkaCommitBarrier(counted(), uniqueTopic('kx-barrier-stopping'), topic, POLL_MS);
+    const mark = await barrier.mark([keys[0]!]);
+    const waiting = barrier.reached(mark, 30_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    barrier.close();
+    await expect(waiting).rejects.toBeInstanceOf(BarrierClosedError);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expect(barrier.reached(mark, 30_000)).rejects.toBeInstanceOf(BarrierClosedError);
+    const after = fetches;
+    await new Promise((r) => setTimeout(r, 10 * POLL_MS));
+    // At most the fetch that was under way when it closed.
+    expect(fetches - after).toBeLessThanOrEqual(1);
   });
 });

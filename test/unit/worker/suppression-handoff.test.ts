@@ -58,6 +58,9 @@ class TestBarrier implements CommitBarrier {
     this.reachedCalls++;
     if (!this.open) throw new BarrierTimeoutError('correlate stage has not delivered yet');
   }
+  close(): void {
+    this.open = false;
+  }
 }
 
 function chunkOf(topic: string, values: Array<string | object>, from = 0, timestamp = Date.now()): Chunk {
