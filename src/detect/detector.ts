@@ -42,6 +42,7 @@ export interface RuleMatch {
  * request and response bodies included).
  */
 type Suppressed = Pick<Signal, 'event_id' | 'context'>;
+const suppressedId = (s: Suppressed) => s.event_id;
 
 // Shared and frozen: most events match nothing, and nothing may be added to these.
 const NO_MATCHES = Object.freeze([]) as unknown as RuleMatch[];
@@ -73,8 +74,8 @@ class ClusterState {
     cluster: string,
     opts: { latenessMs: number; maxKeys: number; now: () => Date; learnOnly: boolean },
   ) {
-    this.suppressor = new Suppressor<Suppressed>(opts.maxKeys, (e) => e.event_id);
-    this.signalWindows = new Suppressor<Suppressed>(opts.maxKeys, (s) => s.event_id);
+    this.suppressor = new Suppressor(opts.maxKeys, suppressedId);
+    this.signalWindows = new Suppressor(opts.maxKeys, suppressedId);
     this.seenRequests = new Generations(opts.maxKeys);
     this.correlator = new Correlator(ruleset.correlations, opts);
     this.firstSeen = new FirstSeenState(ruleset.firstSeen, {
