@@ -66,6 +66,7 @@ export function kafkaCommitBarrier(
   const waiters = new Set<Waiter>();
   let polling = false;
   let closed = false;
+  const stopping = () => new BarrierClosedError(`${groupId}: the stage is stopping`);
   const poll = async () => {
     polling = true;
     try {
@@ -115,7 +116,7 @@ export function kafkaCommitBarrier(
     },
     reached(marks, timeoutMs) {
       if (marks.size === 0) return Promise.resolve();
-      if (closed) return Promise.reject(new BarrierClosedError(`${groupId}: the stage is stopping`));
+      if (closed) return Promise.reject(stopping());
       return new Promise<void>((resolve, reject) => {
         waiters.add({ marks, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject });
         if (!polling) void poll();
@@ -123,7 +124,7 @@ export function kafkaCommitBarrier(
     },
     close() {
       closed = true;
-      for (const w of waiters) w.reject(new BarrierClosedError(`${groupId}: the stage is stopping`));
+      for (const w of waiters) w.reject(stopping());
       waiters.clear();
     },
   };
