@@ -44,6 +44,8 @@ const PROCESSES = [
   { key: 'other', label: 'everything else', color: '#bab0ac' },
 ] as const;
 
+/** A series' stroke-dasharray attribute, if it is dashed. */
+const dashOf = (s: (typeof SERIES)[number]) => (s.dash ? ` stroke-dasharray="${s.dash}"` : '');
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (n: number) => (n >= 1000 ? `${Math.round(n / 100) / 10}k` : String(Math.round(n)));
 const fmtMs = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`);
@@ -122,8 +124,7 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
     const d = pts.map(
       (p, i) => `${i === 0 ? 'M' : 'L'}${xRate(p.rate).toFixed(1)},${yMs(p[s.key]).toFixed(1)}`,
     );
-    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
-    out.push(`<path d="${d.join(' ')}" stroke="${s.color}" stroke-width="2" fill="none"${dash}/>`);
+    out.push(`<path d="${d.join(' ')}" stroke="${s.color}" stroke-width="2" fill="none"${dashOf(s)}/>`);
     for (const p of pts) {
       out.push(
         `<circle cx="${xRate(p.rate).toFixed(1)}" cy="${yMs(p[s.key]).toFixed(1)}" r="3.5" fill="${s.color}"><title>${s.label} at ${fmt(p.rate)}/s: ${fmtMs(p[s.key])}</title></circle>`,
@@ -145,9 +146,8 @@ export function sweepChart(points: readonly SweepPoint[], options: ChartOptions)
   }
   SERIES.forEach((s, i) => {
     const x = left1 + 10 + i * 60;
-    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
     out.push(
-      `<line x1="${x}" x2="${x + 16}" y1="${top + 30}" y2="${top + 30}" stroke="${s.color}" stroke-width="2"${dash}/>`,
+      `<line x1="${x}" x2="${x + 16}" y1="${top + 30}" y2="${top + 30}" stroke="${s.color}" stroke-width="2"${dashOf(s)}/>`,
       text(x + 20, top + 34, s.label),
     );
   });
